@@ -1,0 +1,272 @@
+"""The `ganforge` command: parse arguments, call the library, print. No training logic here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ganforge.errors import GanforgeError
+
+# flag -> (section, key, type); every one overrides the preset / config file.
+TRAIN_FLAGS = {
+    "--data": ("data", "source", str),
+    "--resolution": ("data", "resolution", int),
+    "--channels": ("data", "channels", int),
+    "--limit": ("data", "limit", int),
+    "--family": ("model", "family", str),
+    "--arch": ("model", "arch", str),
+    "--latent-dim": ("model", "latent_dim", int),
+    "--g-width": ("model", "g_width", int),
+    "--d-width": ("model", "d_width", int),
+    "--d-norm": ("model", "d_norm", str),
+    "--steps": ("train", "steps", int),
+    "--batch-size": ("train", "batch_size", int),
+    "--loss": ("train", "loss", str),
+    "--n-critic": ("train", "n_critic", int),
+    "--lr-g": ("train", "lr_g", float),
+    "--lr-d": ("train", "lr_d", float),
+    "--beta1": ("train", "beta1", float),
+    "--beta2": ("train", "beta2", float),
+    "--gp": ("train", "gp_weight", float),
+    "--r1": ("train", "r1_weight", float),
+    "--ema": ("train", "ema", float),
+    "--grad-clip": ("train", "grad_clip", float),
+    "--seed": ("train", "seed", int),
+    "--device": ("train", "device", str),
+    "--precision": ("train", "precision", str),
+    "--log-every": ("train", "log_every", int),
+    "--sample-every": ("train", "sample_every", int),
+    "--checkpoint-every": ("train", "checkpoint_every", int),
+    "--keep-checkpoints": ("train", "keep_checkpoints", int),
+}
+
+
+def _add_train(sub) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a GAN (default: DCGAN on the embedded digits, ~1 min)",
+        description="Train a GAN. Flags override --preset / --config.",
+    )
+    p.add_argument("--preset", help="a named preset (see `ganforge presets`)")
+    p.add_argument("--config", help="a TOML config file (e.g. a run's config.toml)")
+    p.add_argument("--out", help="parent folder of run directories (default: runs)")
+    p.add_argument("--name", help="run name (default: <preset>-<time>)")
+    p.add_argument(
+        "--resume",
+        nargs="?",
+        const="",
+        metavar="RUN_OR_CKPT",
+        help="continue a run exactly: a run dir or checkpoint (or the run named by --name)",
+    )
+    p.add_argument(
+        "--spectral-norm",
+        action="store_true",
+        default=None,
+        help="spectral normalisation in the discriminator",
+    )
+    p.add_argument("--no-tensorboard", action="store_true", help="skip TensorBoard events")
+    p.add_argument("--quiet", action="store_true", help="plain periodic lines, no progress bar")
+    for flag, (_, _, kind) in TRAIN_FLAGS.items():
+        p.add_argument(flag, type=kind, default=None)
+
+
+def _add_sample(sub) -> None:
+    p = sub.add_parser("sample", help="draw samples from a trained run or generator file")
+    p.add_argument("model", metavar="RUN_OR_FILE")
+    p.add_argument("-n", type=int, default=64, help="how many samples (default 64)")
+    p.add_argument("-o", "--output", required=True, help="output file or folder")
+    p.add_argument(
+        "--format",
+        choices=["grid", "npy", "png-dir"],
+        default=None,
+        help="grid PNG (default for .png), npy array, or a folder of PNGs",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--truncation", type=float, default=None, help="truncation trick threshold")
+    p.add_argument("--device", default="cpu")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (also used to document the CLI)."""
+    parser = argparse.ArgumentParser(prog="ganforge", description=__doc__)
+    from ganforge import __version__
+
+    parser.add_argument("--version", action="version", version=f"ganforge {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_train(sub)
+    _add_sample(sub)
+    p = sub.add_parser("info", help="what a run is, how far it got, where its files are")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    sub.add_parser("presets", help="list the presets, one line each")
+    return parser
+
+
+def _train_config(args):
+    from ganforge.config import Config, merge
+    from ganforge.presets import DEFAULT_PRESET, get_preset
+    from ganforge.run import config_from_checkpoint
+
+    resume = args.resume
+    if resume == "":  # bare --resume: the run named by --name/--out
+        if not args.name:
+            raise GanforgeError(
+                "--resume without a path needs --name", fix="or pass --resume RUN_DIR"
+            )
+        resume = str(Path(args.out or "runs") / args.name)
+    if args.config:
+        config = Config.load(args.config)
+    elif args.preset:
+        config = get_preset(args.preset)
+    elif resume is not None:
+        config = config_from_checkpoint(resume)
+        run = Path(resume) if Path(resume).is_dir() else Path(resume).parent.parent
+        config.out, config.name = str(run.parent), run.name
+    else:
+        config = get_preset(DEFAULT_PRESET)
+    overrides: dict[str, dict] = {}
+    for flag, (section, key, _) in TRAIN_FLAGS.items():
+        value = getattr(args, flag.lstrip("-").replace("-", "_"))
+        if value is not None:
+            overrides.setdefault(section, {})[key] = value
+    if args.spectral_norm:
+        overrides.setdefault("model", {})["spectral_norm"] = True
+    if args.no_tensorboard:
+        overrides.setdefault("train", {})["tensorboard"] = False
+    config = merge(config, overrides)
+    if args.out:
+        config.out = args.out
+    if args.name:
+        config.name = args.name
+    if resume is not None and not config.name:
+        run = Path(resume) if Path(resume).is_dir() else Path(resume).parent.parent
+        config.out, config.name = str(run.parent), run.name
+    return config, resume
+
+
+def cmd_train(args) -> int:
+    from ganforge.run import train
+
+    config, resume = _train_config(args)
+    run_dir, summary = train(config, resume=resume, quiet=args.quiet)
+    last = summary["last"]
+    losses = "  ".join(f"{k}={last[k]:.4f}" for k in ("d_loss", "g_loss") if k in last)
+    print(
+        f"ganforge: trained {summary['new_steps']} steps (now {summary['steps']}) in "
+        f"{summary['seconds']:.1f}s  {losses}"
+    )
+    print(f"ganforge: run saved to {run_dir}  (samples/, checkpoints/last.pt, generator.pt)")
+    print(f"ganforge: next: ganforge sample {run_dir} -n 64 -o grid.png")
+    return 0
+
+
+def cmd_sample(args) -> int:
+    import numpy as np
+
+    from ganforge.images import save_grid, save_png_dir, save_scatter
+    from ganforge.sampling import load_generator
+
+    model = load_generator(args.model, args.device)
+    samples = model.sample(args.n, seed=args.seed, truncation=args.truncation)
+    out = Path(args.output)
+    fmt = args.format or ("npy" if out.suffix == ".npy" else "grid" if out.suffix else "png-dir")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if fmt == "npy":
+            np.save(out, samples.numpy())
+        elif fmt == "png-dir":
+            if samples.dim() != 4:
+                raise GanforgeError("png-dir needs image samples", fix="use --format npy")
+            save_png_dir(samples, out)
+        elif samples.dim() == 2:
+            save_scatter(samples, out)
+        else:
+            save_grid(samples, out)
+    except OSError as e:
+        raise GanforgeError(f"cannot write output ({e.strerror})", str(out)) from None
+    print(f"ganforge: wrote {args.n} samples to {out} ({fmt}, step {model.step})")
+    return 0
+
+
+def cmd_info(args) -> int:
+    from ganforge.training.checkpoint import load_file
+
+    run = Path(args.run)
+    if not run.exists():
+        raise GanforgeError("no such run directory", str(run))
+    ckpt = run / "checkpoints" / "last.pt" if run.is_dir() else run
+    state = load_file(ckpt)
+    cfg = state["config"]
+    history = state.get("history") or []
+    info = {
+        "run": str(run),
+        "family": cfg["model"]["family"],
+        "arch": cfg["model"]["arch"],
+        "preset": cfg.get("preset", ""),
+        "data": cfg["data"]["source"],
+        "sample_shape": cfg["model"]["sample_shape"],
+        "loss": cfg["train"]["loss"],
+        "steps_done": state.get("step", 0),
+        "steps_planned": cfg["train"]["steps"],
+        "last_log": history[-1] if history else {},
+    }
+    if run.is_dir():
+        info["files"] = {
+            "config": str(run / "config.toml"),
+            "checkpoints": sorted(p.name for p in (run / "checkpoints").glob("*.pt")),
+            "samples": len(list((run / "samples").glob("*.png"))),
+            "generator": str(run / "generator.pt") if (run / "generator.pt").exists() else None,
+            "metrics": str(run / "metrics.jsonl"),
+        }
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"run        {info['run']}")
+    print(
+        f"model      {info['family']} / {info['arch']}  sample shape {info['sample_shape']}  "
+        f"loss {info['loss']}" + (f"  preset {info['preset']}" if info["preset"] else "")
+    )
+    print(f"data       {info['data']}")
+    print(f"steps      {info['steps_done']} of {info['steps_planned']}")
+    if info["last_log"]:
+        keys = [
+            k for k in ("d_loss", "g_loss", "d_acc_real", "d_acc_fake") if k in info["last_log"]
+        ]
+        print("last log   " + "  ".join(f"{k}={info['last_log'][k]:.4f}" for k in keys))
+    for name, value in info.get("files", {}).items():
+        print(f"{name:<10} {value}")
+    return 0
+
+
+def cmd_presets(args) -> int:
+    from ganforge.presets import PRESETS
+
+    width = max(map(len, PRESETS))
+    for name, (description, _) in PRESETS.items():
+        print(f"{name:<{width}}  {description}")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "sample": cmd_sample, "info": cmd_info, "presets": cmd_presets}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run a command; user errors become one line on stderr and exit code 2."""
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except GanforgeError as e:
+        print(f"ganforge: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "ganforge: interrupted (the last checkpoint is intact; continue with --resume)",
+            file=sys.stderr,
+        )
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

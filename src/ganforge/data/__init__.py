@@ -1,0 +1,85 @@
+"""Datasets by spec string: `ring`, `grid`, `digits`, `mnist[:PATH]`, `folder:PATH`."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ganforge.data.dataset import BatchSampler, InMemoryDataset
+from ganforge.errors import GanforgeError
+
+__all__ = ["BatchSampler", "InMemoryDataset", "load_dataset", "DATA_SOURCES"]
+
+DATA_SOURCES = {
+    "ring": "8 Gaussians on a circle (2-D vectors, 8 labelled modes)",
+    "grid": "25 Gaussians on a 5x5 grid (2-D vectors, 25 labelled modes)",
+    "digits": "scikit-learn's 1,797 8x8 digits, upscaled (embedded; labels 0-9)",
+    "mnist[:PATH]": "MNIST from gzipped IDX files (PATH or $GANFORGE_DATA; labels 0-9)",
+    "folder:PATH": "any folder of images, recursive; class subfolders become labels",
+}
+
+
+def load_dataset(
+    source: str, resolution: int = 32, channels: int = 0, limit: int = 0, warn=print
+) -> InMemoryDataset:
+    """Load a dataset by spec; images come out uint8 (N, C, resolution, resolution)."""
+    kind, _, arg = source.partition(":")
+    if kind == "ring":
+        from ganforge.data.toys import load_ring
+
+        dataset = load_ring()
+    elif kind == "grid":
+        from ganforge.data.toys import load_grid
+
+        dataset = load_grid()
+    elif kind == "digits":
+        from ganforge.data.digits import load_digits_dataset
+
+        dataset = load_digits_dataset(resolution)
+    elif kind == "mnist":
+        from ganforge.data.mnist import load_mnist
+
+        split = "train"
+        if arg in ("train", "test"):
+            split, arg = arg, ""
+        dataset = load_mnist(arg or None, split)
+    elif kind == "folder":
+        if not arg:
+            raise GanforgeError("folder: needs a path", fix="use --data folder:PATH")
+        from ganforge.data.folder import load_image_folder
+
+        dataset = load_image_folder(arg, resolution, channels or None, warn=warn)
+    else:
+        raise GanforgeError(
+            f"unknown data source {source!r}", fix=f"use one of: {', '.join(DATA_SOURCES)}"
+        )
+    if limit:
+        dataset = dataset.subset(torch.arange(min(limit, len(dataset))))
+    if dataset.is_image:
+        dataset = _conform(dataset, resolution, channels)
+    return dataset
+
+
+def _conform(dataset: InMemoryDataset, resolution: int, channels: int) -> InMemoryDataset:
+    """Resize (bilinear, antialiased) and convert channels so images match the run's settings."""
+    data = dataset.data
+    if data.shape[-1] != resolution or data.shape[-2] != resolution:
+        data = F.interpolate(
+            data.float(),
+            size=(resolution, resolution),
+            mode="bilinear",
+            align_corners=False,
+            antialias=True,
+        )
+        data = data.round().clamp(0, 255).to(torch.uint8)
+    if channels == 3 and data.shape[1] == 1:
+        data = data.expand(-1, 3, -1, -1).contiguous()
+    elif channels == 1 and data.shape[1] == 3:
+        # ITU-R BT.601 luma, the same weights PIL uses for "L".
+        weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+        data = (data.float() * weights).sum(1, keepdim=True).round().clamp(0, 255).to(torch.uint8)
+    elif channels not in (0, 1, 3):
+        raise GanforgeError(f"--channels must be 1 or 3, got {channels}")
+    if data is dataset.data:
+        return dataset
+    return InMemoryDataset(data, dataset.labels, dataset.class_names, dataset.name, dataset.meta)

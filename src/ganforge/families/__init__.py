@@ -1,0 +1,20 @@
+"""Model families: a plain dict from name to Family class."""
+
+from __future__ import annotations
+
+from ganforge.config import Config
+from ganforge.errors import GanforgeError
+from ganforge.families.base import Family
+from ganforge.families.unconditional import UnconditionalFamily
+
+FAMILIES: dict[str, type[Family]] = {
+    "unconditional": UnconditionalFamily,
+}
+
+
+def make_family(config: Config) -> Family:
+    """Instantiate the family a config names."""
+    name = config.model.family
+    if name not in FAMILIES:
+        raise GanforgeError(f"unknown family {name!r}", fix=f"choose one of: {', '.join(FAMILIES)}")
+    return FAMILIES[name](config)

@@ -1,0 +1,115 @@
+"""Turning samples into files: image grids, folders of PNGs, scatter plots of 2-D samples.
+
+Written here because torchvision (make_grid/save_image) cannot be used beside this torch build.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """(N, C, H, W) floats in [-1, 1] -> (N, H, W, C) uint8."""
+    x = ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return x.permute(0, 2, 3, 1).cpu().numpy()
+
+
+def make_grid(
+    images: torch.Tensor, nrow: int | None = None, padding: int = 2, pad_value: int = 0
+) -> np.ndarray:
+    """Tile (N, C, H, W) images in [-1, 1] into one (H', W', C) uint8 array, `nrow` per row."""
+    pixels = to_uint8(images)
+    n, h, w, c = pixels.shape
+    nrow = nrow or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / nrow)
+    grid = np.full(
+        (rows * (h + padding) + padding, nrow * (w + padding) + padding, c),
+        pad_value,
+        dtype=np.uint8,
+    )
+    for i in range(n):
+        r, col = divmod(i, nrow)
+        top, left = padding + r * (h + padding), padding + col * (w + padding)
+        grid[top : top + h, left : left + w] = pixels[i]
+    return grid
+
+
+def array_to_image(array: np.ndarray) -> Image.Image:
+    """(H, W, 1|3) uint8 -> a PIL image of mode L or RGB."""
+    return Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
+
+
+def save_grid(
+    images: torch.Tensor,
+    path: str | Path,
+    nrow: int | None = None,
+    row_labels: list[str] | None = None,
+) -> Path:
+    """Save a grid PNG; optional labels drawn left of each row."""
+    grid = array_to_image(make_grid(images, nrow))
+    if row_labels:
+        grid = _label_rows(grid, row_labels, images.shape[-2] + 2)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    grid.save(path)
+    return path
+
+
+def _label_rows(grid: Image.Image, labels: list[str], row_height: int) -> Image.Image:
+    from PIL import ImageDraw
+
+    margin = 8 + 7 * max(len(s) for s in labels)
+    canvas = Image.new(
+        grid.mode, (grid.width + margin, grid.height), 255 if grid.mode == "L" else (255,) * 3
+    )
+    canvas.paste(grid, (margin, 0))
+    draw = ImageDraw.Draw(canvas)
+    for i, label in enumerate(labels):
+        draw.text(
+            (4, 2 + i * row_height + row_height // 2 - 6),
+            label,
+            fill=0 if grid.mode == "L" else (0, 0, 0),
+        )
+    return canvas
+
+
+def save_png_dir(images: torch.Tensor, folder: str | Path, start: int = 0) -> list[Path]:
+    """One PNG per image, named by index (000000.png, ...)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, array in enumerate(to_uint8(images)):
+        path = folder / f"{start + i:06d}.png"
+        array_to_image(array).save(path)
+        paths.append(path)
+    return paths
+
+
+def save_scatter(
+    points: torch.Tensor, path: str | Path, reference: torch.Tensor | None = None
+) -> Path:
+    """Scatter plot of 2-D samples (over faint reference points) as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4, 4), dpi=100)
+    if reference is not None:
+        ref = reference.detach().cpu().numpy()
+        ax.scatter(ref[:, 0], ref[:, 1], s=2, c="#bbbbbb", label="data")
+    pts = points.detach().float().cpu().numpy()
+    ax.scatter(pts[:, 0], pts[:, 1], s=2, c="#d62728", label="generated")
+    ax.set_aspect("equal")
+    ax.legend(loc="upper right", fontsize=7, markerscale=4)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

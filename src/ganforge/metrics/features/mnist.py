@@ -1,0 +1,65 @@
+"""The ``mnist`` extractor: ganforge's shipped digit classifier (128-d features, 10 logits)."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+from ganforge.errors import GanforgeError
+from ganforge.metrics.features.base import Extractor, fingerprint_bytes
+from ganforge.metrics.features.mnist_net import FEATURE_DIM, NUM_CLASSES, MnistNet
+
+WEIGHTS_NAME = "mnist_classifier.pt"
+
+
+def shipped_weights() -> Path:
+    """Path of the classifier weights shipped inside the package."""
+    return Path(str(resources.files("ganforge") / "assets" / WEIGHTS_NAME))
+
+
+class MnistExtractor(Extractor):
+    """Features = the classifier's 128-d hidden layer (input of its last linear layer).
+
+    Images are converted to grey (BT.601 luma) and resized bilinearly to 28x28; the logits feed
+    the Inception Score and the class histogram of the diagnostics.
+    """
+
+    name = "mnist"
+    feature_dim = FEATURE_DIM
+    num_classes = NUM_CLASSES
+    class_names = [str(i) for i in range(NUM_CLASSES)]
+    channels = 1
+    resolution = 28
+    default_batch_size = 500
+    input_note = "RGB converted to grey with BT.601 luma weights"
+
+    def __init__(self, weights: str | Path | None = None) -> None:
+        super().__init__()
+        path = Path(weights) if weights else shipped_weights()
+        if not path.is_file():
+            raise GanforgeError(
+                "MNIST classifier weights not found",
+                str(path),
+                "reinstall ganforge or run scripts/train_mnist_classifier.py",
+            )
+        raw = path.read_bytes()
+        self._fingerprint = fingerprint_bytes(raw)
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        self.net = MnistNet()
+        try:
+            self.net.load_state_dict(state)
+        except RuntimeError as e:
+            first = str(e).splitlines()[0]
+            raise GanforgeError(f"not MnistNet weights ({first})", str(path)) from None
+        self.requires_grad_(False)
+        self.eval()
+
+    def features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(128-d features, 10 logits)."""
+        return self.net(x)
+
+    def fingerprint(self) -> str:
+        """Hash of the weights file."""
+        return self._fingerprint

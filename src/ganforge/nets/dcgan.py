@@ -1,0 +1,89 @@
+"""DCGAN (Radford et al. 2016): transposed-conv generator, strided-conv discriminator.
+
+Any square resolution 4*2^k (8, 16, 32, 64, ...) or 7*2^k (14, 28) and any channel count.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ganforge.nets.layers import (
+    base_size,
+    dcgan_init,
+    discriminator_norm,
+    flatten_logits,
+    maybe_spectral_norm,
+    num_upsamplings,
+)
+
+MAX_WIDTH = 512
+
+
+def _width(base: int, level: int) -> int:
+    return min(base * 2**level, MAX_WIDTH)
+
+
+class DCGANGenerator(nn.Module):
+    """z (N, latent) -> project to base x base -> x2 transposed-conv blocks (BN, ReLU) -> tanh image."""
+
+    def __init__(self, latent_dim: int, channels: int, resolution: int, width: int):
+        super().__init__()
+        self.latent_dim = latent_dim
+        base, n_up = base_size(resolution), num_upsamplings(resolution)
+        top = _width(width, n_up - 1)
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(latent_dim, top, base, 1, 0, bias=False),
+            nn.BatchNorm2d(top),
+            nn.ReLU(True),
+        ]
+        for level in range(n_up - 1, 0, -1):
+            a, b = _width(width, level), _width(width, level - 1)
+            layers += [
+                nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(b),
+                nn.ReLU(True),
+            ]
+        layers += [nn.ConvTranspose2d(_width(width, 0), channels, 4, 2, 1), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+        dcgan_init(self)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(z.view(z.shape[0], -1, 1, 1))
+
+
+class DCGANDiscriminator(nn.Module):
+    """Image -> strided convs with LeakyReLU(0.2) (no norm on the first) -> base x base conv -> logit."""
+
+    def __init__(
+        self, channels: int, resolution: int, width: int, norm: str = "batch", sn: bool = False
+    ):
+        super().__init__()
+        base, n_down = base_size(resolution), num_upsamplings(resolution)
+        layers: list[nn.Module] = [
+            maybe_spectral_norm(nn.Conv2d(channels, width, 4, 2, 1), sn),
+            nn.LeakyReLU(0.2, True),
+        ]
+        for level in range(1, n_down):
+            a, b = _width(width, level - 1), _width(width, level)
+            layers += [
+                maybe_spectral_norm(nn.Conv2d(a, b, 4, 2, 1, bias=norm != "batch"), sn),
+                discriminator_norm(norm, b),
+                nn.LeakyReLU(0.2, True),
+            ]
+        self.features = nn.Sequential(*layers)
+        self.head = maybe_spectral_norm(nn.Conv2d(_width(width, n_down - 1), 1, base, 1, 0), sn)
+        dcgan_init(self)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return flatten_logits(self.head(self.features(x)))
+
+
+def build(spec) -> tuple[nn.Module, nn.Module]:
+    """(generator, discriminator) for a ModelConfig with sample_shape = (C, H, W)."""
+    if len(spec.sample_shape) != 3 or spec.sample_shape[1] != spec.sample_shape[2]:
+        raise ValueError(f"DCGAN needs square images, got shape {spec.sample_shape}")
+    channels, resolution = spec.sample_shape[0], spec.sample_shape[1]
+    g = DCGANGenerator(spec.latent_dim, channels, resolution, spec.g_width)
+    d = DCGANDiscriminator(channels, resolution, spec.d_width, spec.d_norm, spec.spectral_norm)
+    return g, d

@@ -1,0 +1,395 @@
+"""The ONE training loop: n_critic discriminator updates, then one generator update, for every family."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ganforge.config import Config, validate
+from ganforge.data import BatchSampler, InMemoryDataset, load_dataset
+from ganforge.errors import GanforgeError
+from ganforge.families import Family, make_family
+from ganforge.training import distributed
+from ganforge.training.checkpoint import (
+    FORMAT,
+    FORMAT_VERSION,
+    GENERATOR_FORMAT,
+    all_finite,
+    atomic_save,
+    load_file,
+    periodic_checkpoints,
+    rng_state,
+    set_rng_state,
+)
+from ganforge.training.ema import EMA
+
+_AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` picks cuda, then mps, then cpu; an unavailable device is a clear error."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise GanforgeError(
+            f"unknown device {name!r}", fix="use cpu, cuda, cuda:N, mps or auto"
+        ) from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise GanforgeError("--device cuda but no CUDA GPU is available", fix="use --device cpu")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise GanforgeError("--device mps but MPS is not available", fix="use --device cpu")
+    return device
+
+
+def fill_data_shape(config: Config, dataset: InMemoryDataset) -> None:
+    """Record the data's sample shape and classes in the model config (the export needs them)."""
+    config.model.sample_shape = list(dataset.sample_shape)
+    config.model.num_classes = dataset.num_classes
+    config.model.class_names = list(dataset.class_names or [])
+
+
+class Trainer:
+    """Owns the loop and nothing model-specific; the family turns batches into losses."""
+
+    def __init__(
+        self,
+        config: Config,
+        run_dir: str | Path | None = None,
+        dataset: InMemoryDataset | None = None,
+        callbacks: list | None = None,
+        family: Family | None = None,
+    ):
+        validate(config)
+        self.config = config
+        t = config.train
+        self.device = resolve_device(t.device)
+        self.dist = distributed.setup(self.device.type)
+        if self.device.type == "cuda" and self.dist.world_size > 1:
+            self.device = torch.device("cuda", self.dist.local_rank)
+        self.run_dir = Path(run_dir) if run_dir else None
+        if dataset is None:
+            d = config.data
+            dataset = load_dataset(d.source, d.resolution, d.channels, d.limit)
+        if len(dataset) == 0:
+            raise GanforgeError("the dataset is empty", config.data.source)
+        fill_data_shape(config, dataset)
+        self.dataset = dataset.to(self.device)
+        self.family = family or make_family(config)
+        # The trainer owns its random stream: the global RNG is swapped in only while it works
+        # (see _own_rng), so two trainers, or user code between fit() calls, never interleave.
+        with self._fork_rng():
+            torch.manual_seed(t.seed + 1_000_003 * self.dist.rank)
+            self.generator, self.discriminator = (m.to(self.device) for m in self.family.build())
+            self._rng = rng_state(self.device)
+        self._inside = False
+        distributed.broadcast_module(self.generator)
+        distributed.broadcast_module(self.discriminator)
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), t.lr_g, betas=(t.beta1, t.beta2))
+        self.opt_d = torch.optim.Adam(
+            self.discriminator.parameters(), t.lr_d, betas=(t.beta1, t.beta2)
+        )
+        self.ema = EMA(self.generator, t.ema) if t.ema > 0 else None
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=t.precision == "fp16")
+        self.sampler = BatchSampler(
+            len(self.dataset), t.batch_size, t.seed, self.dist.rank, self.dist.world_size
+        )
+        self.step = 0
+        self.history: list[dict[str, Any]] = []
+        self.callbacks = list(callbacks or [])
+        self.stop_requested = False
+        self.failed = False
+        self._sums: dict[str, torch.Tensor] = {}
+        self._count = 0
+        self._bad_step = torch.full((), -1, dtype=torch.long, device=self.device)
+
+    # ---- randomness ------------------------------------------------------------------------
+    def _fork_rng(self):
+        devices = [self.device] if self.device.type == "cuda" else []
+        return torch.random.fork_rng(devices=devices, device_type=self.device.type)
+
+    @contextlib.contextmanager
+    def _own_rng(self):
+        """Run with this trainer's RNG stream installed as the global one; save it afterwards."""
+        if self._inside:
+            yield
+            return
+        with self._fork_rng():
+            set_rng_state(self._rng, self.device)
+            self._inside = True
+            try:
+                yield
+            finally:
+                self._inside = False
+                self._rng = rng_state(self.device)
+
+    def _rng_now(self) -> dict[str, Any]:
+        return rng_state(self.device) if self._inside else self._rng
+
+    # ---- the networks to sample from -------------------------------------------------------
+    @property
+    def sampling_generator(self) -> nn.Module:
+        """The EMA generator when enabled, else the live one."""
+        return self.ema.module if self.ema else self.generator
+
+    @torch.no_grad()
+    def generate(
+        self, n: int, generator: torch.Generator | None = None, labels: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """n samples in eval mode from the sampling generator, without touching the global RNG."""
+        G = self.sampling_generator
+        was_training = G.training
+        G.eval()
+        try:
+            return self.family.generate(G, n, self.device, generator, labels)
+        finally:
+            G.train(was_training)
+
+    # ---- one iteration ---------------------------------------------------------------------
+    def _autocast(self):
+        precision = self.config.train.precision
+        if precision == "fp32":
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=_AUTOCAST_DTYPES[precision])
+
+    def _update(
+        self, loss: torch.Tensor, module: nn.Module, opt: torch.optim.Optimizer, measure_norm: bool
+    ) -> torch.Tensor | None:
+        opt.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        distributed.average_gradients(module, self.dist.world_size)
+        norm = None
+        clip = self.config.train.grad_clip
+        if clip > 0 or measure_norm:
+            self.scaler.unscale_(opt)
+            norm = torch.nn.utils.clip_grad_norm_(
+                module.parameters(), clip if clip > 0 else float("inf")
+            )
+        self.scaler.step(opt)
+        self.scaler.update()
+        return norm
+
+    def train_step(self, log_now: bool = False) -> None:
+        """n_critic discriminator updates, then one generator update (and the EMA)."""
+        t = self.config.train
+        G, D = self.generator, self.discriminator
+        logs: dict[str, torch.Tensor] = {}
+        D.requires_grad_(True)
+        for i in range(t.n_critic):
+            real, y = self.dataset.batch(self.sampler.next_index())
+            with self._autocast():
+                d_loss, d_logs = self.family.discriminator_loss(
+                    G, D, real, y, self.step * t.n_critic + i
+                )
+            norm = self._update(d_loss, D, self.opt_d, log_now and i == t.n_critic - 1)
+        logs.update(d_logs)
+        D.requires_grad_(False)  # the G step needs gradients through D, not of D's weights
+        real, y = self.dataset.batch(self.sampler.next_index())
+        with self._autocast():
+            g_loss, g_logs = self.family.generator_loss(G, D, real, y, self.step)
+        g_norm = self._update(g_loss, G, self.opt_g, log_now)
+        logs.update(g_logs)
+        if log_now:
+            logs["d_grad_norm"], logs["g_grad_norm"] = norm, g_norm
+        if self.ema:
+            self.ema.update(G)
+        finite = torch.isfinite(d_loss.detach()) & torch.isfinite(g_loss.detach())
+        self._bad_step = torch.where(~finite & (self._bad_step < 0), self.step, self._bad_step)
+        for k, v in logs.items():
+            v = v.detach().float()
+            self._sums[k] = self._sums[k] + v if k in self._sums else v.clone()
+        self._count += 1
+        self.step += 1
+
+    def _flush_logs(self) -> dict[str, float]:
+        """The one host sync of a logging interval: means of the accumulated logs."""
+        names = list(self._sums)
+        values = torch.stack([self._sums[k] for k in names] + [self._bad_step.float()]).tolist()
+        bad_step = int(values.pop())
+        scalars = {
+            k: v / self._count if not k.endswith("grad_norm") else v
+            for k, v in zip(names, values, strict=True)
+        }
+        self._sums, self._count = {}, 0
+        if bad_step >= 0:
+            self._diverged(bad_step)
+        return scalars
+
+    def check_finite(self) -> None:
+        """Raise if any loss since the start was NaN/Inf (one host sync; called before saving)."""
+        bad_step = int(self._bad_step)
+        if bad_step >= 0:
+            self._diverged(bad_step)
+
+    def _diverged(self, bad_step: int) -> None:
+        last = self.run_dir / "checkpoints" / "last.pt" if self.run_dir else None
+        hint = f"resume from {last}" if last and last.exists() else "lower the learning rates"
+        raise GanforgeError(
+            f"training diverged: non-finite loss at step {bad_step + 1}",
+            str(self.run_dir or "in memory"),
+            f"{hint}, or lower --lr-g/--lr-d",
+        )
+
+    # ---- the loop --------------------------------------------------------------------------
+    def fit(self) -> dict[str, Any]:
+        """Train until config.train.steps; returns a summary (steps, seconds, last logs)."""
+        with self._own_rng():
+            return self._fit()
+
+    def _fit(self) -> dict[str, Any]:
+        t = self.config.train
+        start_step, t0 = self.step, time.perf_counter()
+        for cb in self.callbacks:
+            cb.on_train_start(self)
+        last: dict[str, float] = {}
+        try:
+            while self.step < t.steps and not self.stop_requested:
+                log_now = (self.step + 1) % t.log_every == 0 or self.step + 1 == t.steps
+                self.train_step(log_now)
+                if log_now:
+                    last = self._flush_logs()
+                    last["step"] = self.step
+                    last["seconds"] = round(time.perf_counter() - t0, 3)
+                    self.history.append(dict(last))
+                    for cb in self.callbacks:
+                        cb.on_log(self, last)
+                for cb in self.callbacks:
+                    cb.on_step_end(self)
+        except BaseException:
+            self.failed = True
+            raise
+        finally:
+            for cb in self.callbacks:
+                cb.on_train_end(self)
+        seconds = time.perf_counter() - t0
+        return {
+            "steps": self.step,
+            "new_steps": self.step - start_step,
+            "seconds": seconds,
+            "last": last,
+        }
+
+    # ---- checkpoints -----------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue the same trajectory."""
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "config": self.config.to_dict(),
+            "step": self.step,
+            "generator": self.generator.state_dict(),
+            "discriminator": self.discriminator.state_dict(),
+            "ema": self.ema.state_dict() if self.ema else None,
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "rng": self._rng_now(),
+            "sampler": self.sampler.state_dict(),
+            "history": list(self.history),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a state_dict (the caller checked the config is compatible)."""
+        self.generator.load_state_dict(state["generator"])
+        self.discriminator.load_state_dict(state["discriminator"])
+        if self.ema and state.get("ema"):
+            self.ema.load_state_dict(state["ema"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        self._rng = state["rng"]
+        if self.dist.rank:  # each rank continues its own stream, derived from the saved one
+            with self._fork_rng():
+                set_rng_state(state["rng"], self.device)
+                torch.manual_seed(int(torch.randint(2**62, (1,)).item()) + self.dist.rank)
+                self._rng = rng_state(self.device)
+        if self._inside:
+            set_rng_state(self._rng, self.device)
+        self.sampler.load_state_dict(state["sampler"])
+        self.step = int(state["step"])
+        self.history = list(state.get("history", []))
+
+    def resume(self, path: str | Path) -> None:
+        """Continue from a checkpoint file written by save_checkpoint."""
+        state = load_file(path, (FORMAT,))
+        check_compatible(self.config, Config.from_dict(state["config"], str(path)), str(path))
+        self.load_state_dict(state)
+
+    def save_checkpoint(self, periodic: bool = False) -> Path | None:
+        """Write checkpoints/last.pt (and step_XXXXXXX.pt when periodic) atomically, on rank 0.
+
+        Refuses (returns None) when any weight is non-finite: a good checkpoint is never
+        overwritten by a bad one.
+        """
+        if not self.run_dir or not self.dist.is_main:
+            return None
+        if not (all_finite(self.generator) and all_finite(self.discriminator)):
+            return None
+        folder = self.run_dir / "checkpoints"
+        folder.mkdir(parents=True, exist_ok=True)
+        state = self.state_dict()
+        atomic_save(state, folder / "last.pt")
+        if periodic:
+            atomic_save(state, folder / f"step_{self.step:07d}.pt")
+            keep = self.config.train.keep_checkpoints
+            for old in periodic_checkpoints(folder)[:-keep] if keep > 0 else []:
+                old.unlink()
+        return folder / "last.pt"
+
+    def export_generator(self, path: str | Path | None = None) -> Path | None:
+        """Write the sampling generator's weights + the config that rebuilds it (generator.pt)."""
+        if not self.dist.is_main or (path is None and not self.run_dir):
+            return None
+        path = Path(path) if path else self.run_dir / "generator.pt"
+        atomic_save(
+            {
+                "format": GENERATOR_FORMAT,
+                "format_version": FORMAT_VERSION,
+                "config": self.config.to_dict(),
+                "step": self.step,
+                "state_dict": self.sampling_generator.state_dict(),
+            },
+            path,
+        )
+        return path
+
+
+# Settings that may differ when resuming without changing the trajectory's meaning.
+_RESUME_FREE = {
+    "steps",
+    "log_every",
+    "sample_every",
+    "checkpoint_every",
+    "keep_checkpoints",
+    "tensorboard",
+    "device",
+}
+
+
+def check_compatible(config: Config, saved: Config, where: str) -> None:
+    """A resume must rebuild the same networks on the same data with the same training rule."""
+    mine, theirs = config.to_dict(), saved.to_dict()
+    diffs = []
+    for section in ("data", "model", "train"):
+        for key, value in theirs[section].items():
+            if key in _RESUME_FREE or key in ("sample_shape", "num_classes", "class_names"):
+                continue
+            if mine[section].get(key) != value:
+                diffs.append(f"{section}.{key}: {value!r} -> {mine[section].get(key)!r}")
+    if diffs:
+        raise GanforgeError(
+            f"--resume with an incompatible config ({'; '.join(diffs[:4])})",
+            where,
+            "resume with the saved settings (only --steps and logging intervals may change)",
+        )
