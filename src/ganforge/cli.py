@@ -27,6 +27,7 @@ TRAIN_FLAGS = {
     "--n-critic": ("train", "n_critic", int),
     "--lr-g": ("train", "lr_g", float),
     "--lr-d": ("train", "lr_d", float),
+    "--lr-decay-start": ("train", "lr_decay_start", float),
     "--beta1": ("train", "beta1", float),
     "--beta2": ("train", "beta2", float),
     "--gp": ("train", "gp_weight", float),

@@ -52,6 +52,7 @@ class TrainConfig:
     lr_d: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999
+    lr_decay_start: float = 1.0  # fraction of steps after which both lrs fall linearly to 0 (1: never)
     gp_weight: float = 0.0  # WGAN-GP weight (Gulrajani 2017: 10)
     r1_weight: float = 0.0  # R1 gamma (Mescheder 2018); penalty applied as gamma/2 * E||grad||^2
     r1_every: int = 16  # lazy R1: every k discriminator steps, scaled by k
@@ -152,6 +153,8 @@ def validate(config: Config) -> None:
     for name, value in positive.items():
         if not isinstance(value, (int, float)) or value <= 0:
             raise GanforgeError(f"--{name} must be positive, got {value!r}")
+    if not 0.0 <= t.lr_decay_start <= 1.0:
+        raise GanforgeError(f"--lr-decay-start must be in [0, 1], got {t.lr_decay_start!r}")
     if not 0.0 <= t.ema < 1.0:
         raise GanforgeError(f"--ema must be in [0, 1), got {t.ema!r}")
     from ganforge.objectives import check_loss_name

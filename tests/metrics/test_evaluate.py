@@ -1,5 +1,7 @@
 """evaluate(): one feature pass, every metric, the protocol recorded, every kind of source."""
 
+import importlib
+
 import numpy as np
 import pytest
 import torch
@@ -96,7 +98,7 @@ def test_callable_sampler_runs_in_eval_with_seeded_global_rng():
     assert a["fid"] == b["fid"]
 
 
-def test_folder_reference(tmp_path):
+def test_folder_reference(tmp_path, monkeypatch):
     folder = tmp_path / "imgs"
     folder.mkdir()
     pictures = ((blobs(30, 6)[:, 0] + 1) * 127.5).round().byte().numpy()
@@ -104,6 +106,15 @@ def test_folder_reference(tmp_path):
         Image.fromarray(array).convert("RGB").save(folder / f"{i:03d}.png")
     result = evaluate(blobs(30, 7), str(folder), n=30, metrics=("fid", "pr"), extractor="randconv")
     assert result["protocol"]["reference"] == f"folder {folder}" and np.isfinite(result["fid"])
+
+    def no_decoding(*args):
+        raise AssertionError("a cache hit must not decode the folder")
+
+    monkeypatch.setattr(
+        importlib.import_module("ganforge.metrics.reference"), "read_images", no_decoding
+    )
+    hit = evaluate(blobs(30, 7), str(folder), n=30, metrics=("fid",), extractor="randconv")
+    assert hit["protocol"]["reference_cache_hit"] and hit["fid"] == result["fid"]
     # The same images as an array give the same features (PNG round trip is lossless).
     rgb = torch.from_numpy(pictures).unsqueeze(1).expand(-1, 3, -1, -1).contiguous()
     same = evaluate(blobs(30, 7), rgb, n=30, metrics=("fid",), extractor="randconv")

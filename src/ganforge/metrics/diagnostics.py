@@ -27,7 +27,7 @@ def entropy_bits(counts: ArrayLike) -> float:
     """Shannon entropy in bits of the distribution given by ``counts`` (0 log 0 = 0)."""
     p = np.asarray(counts, dtype=np.float64)
     p = p[p > 0] / p.sum()
-    return float(-(p * np.log2(p)).sum())
+    return float(-(p * np.log2(p)).sum()) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
 def class_diagnostics(

@@ -116,7 +116,7 @@ def evaluate(
 
     tick = time.perf_counter()
     ref = resolve_reference(reference, n_ref or n)
-    available = int(ref.images.shape[0])
+    available = ref.count
     if n_ref is None:
         n_ref = min(n, available) if n else available
     elif n_ref > available:
@@ -128,7 +128,7 @@ def evaluate(
     key = FeatureKey(ref.dataset, ref.split, ref.resolution, net.name, net.fingerprint(), n_ref)
     ref_features, ref_logits, cache_hit = cached_features(
         key,
-        lambda: extract(net, ref.images, n_ref, batch_size, where=f"reference {ref.description}"),
+        lambda: extract(net, ref.images(), n_ref, batch_size, where=f"reference {ref.description}"),
         use_cache,
     )
     timings["reference_features"] = time.perf_counter() - tick

@@ -1,12 +1,15 @@
 """Frechet Inception Distance (Heusel et al. 2017, "GANs Trained by a Two Time-Scale Update Rule").
 
 FID = ||mu1 - mu2||^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^(1/2)), with covariances over N - 1
-(``np.cov(rowvar=False)``, as pytorch-fid and clean-fid).
+(``np.cov(rowvar=False)``, as pytorch-fid and clean-fid). The linear algebra runs in torch
+float64, so ``torch.set_num_threads`` governs all of it (numpy's BLAS pool is a second one that
+oversubscribes a busy machine).
 """
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from ganforge.errors import GanforgeError
 from ganforge.metrics._arrays import ArrayLike, as_float64, check_same_dim
@@ -19,16 +22,17 @@ def feature_stats(features: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         raise GanforgeError(
             f"FID needs at least 2 samples, got {x.shape[0]}", fix="use more samples (>= 10000)"
         )
-    mu = x.mean(axis=0)
-    centred = x - mu
+    t = torch.from_numpy(x)
+    mu = t.mean(dim=0)
+    centred = t - mu
     sigma = centred.T @ centred / (x.shape[0] - 1)
-    return mu, sigma
+    return mu.numpy(), sigma.numpy()
 
 
-def _psd_sqrt(matrix: np.ndarray) -> np.ndarray:
+def _psd_sqrt(matrix: torch.Tensor) -> torch.Tensor:
     """Symmetric square root of a symmetric PSD matrix; tiny negative eigenvalues clipped to 0."""
-    values, vectors = np.linalg.eigh(matrix)
-    return (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
+    values, vectors = torch.linalg.eigh(matrix)
+    return (vectors * values.clamp(min=0.0).sqrt()) @ vectors.T
 
 
 def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
@@ -40,11 +44,13 @@ def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
     non-symmetric S1 S2 keeps everything real, needs no "add eps*I and retry" fallback when a
     covariance is singular (fewer samples than dimensions, dead ReLU units), and is faster.
     """
-    root1 = _psd_sqrt(sigma1)
-    middle = root1 @ sigma2 @ root1
+    s1 = torch.as_tensor(np.asarray(sigma1, dtype=np.float64))
+    s2 = torch.as_tensor(np.asarray(sigma2, dtype=np.float64))
+    root1 = _psd_sqrt(s1)
+    middle = root1 @ s2 @ root1
     middle = (middle + middle.T) / 2  # remove rounding asymmetry before eigvalsh
-    eigenvalues = np.linalg.eigvalsh(middle)
-    return float(np.sqrt(np.clip(eigenvalues, 0.0, None)).sum())
+    eigenvalues = torch.linalg.eigvalsh(middle)
+    return float(eigenvalues.clamp(min=0.0).sqrt().sum())
 
 
 def frechet_distance(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,17 +20,36 @@ Reference = str | Path | torch.Tensor | np.ndarray | InMemoryDataset
 
 @dataclass
 class ReferenceSet:
-    """Images (uint8 or float in [-1, 1]) plus what names them in the cache and the protocol."""
+    """A reference set: what names it in the cache and the protocol, and how to get its images.
 
-    images: torch.Tensor
+    Images (uint8, or float in [-1, 1]) are loaded on first use, so a cache hit on a folder
+    never decodes its files.
+    """
+
     dataset: str
     split: str
     description: str
+    count: int
+    resolution: int
+    loader: Callable[[], torch.Tensor]
+    _images: torch.Tensor | None = field(default=None, repr=False)
 
-    @property
-    def resolution(self) -> int:
-        """Height of the stored images."""
-        return int(self.images.shape[-2])
+    def images(self) -> torch.Tensor:
+        """The images (N, C, H, W), loaded once."""
+        if self._images is None:
+            self._images = self.loader()
+        return self._images
+
+    @classmethod
+    def of_tensor(cls, images: torch.Tensor, dataset: str, split: str, description: str):
+        """A set whose images are already in memory."""
+        if images.dim() not in (3, 4):
+            raise GanforgeError(
+                f"reference images must be (N, C, H, W), got shape {tuple(images.shape)}",
+                description,
+            )
+        count, resolution = int(images.shape[0]), int(images.shape[-2])
+        return cls(dataset, split, description, count, resolution, lambda: images, images)
 
 
 def _digest(tensor: torch.Tensor) -> str:
@@ -48,19 +68,12 @@ def _image_files(folder: Path) -> list[Path]:
     return files
 
 
-def load_folder(folder: Path, n: int | None = None) -> tuple[torch.Tensor, str]:
-    """The first ``n`` images (sorted paths) of a folder as uint8 (N, C, H, W), and a content key.
-
-    All images must share one size; grey when every file is grey, else RGB.
-    """
+def read_images(files: list[Path], where: str) -> torch.Tensor:
+    """Decode image files of one size into uint8 (N, C, H, W): grey when all are grey, else RGB."""
     from PIL import Image
 
-    files = _image_files(folder)[:n] if n else _image_files(folder)
-    digest = hashlib.sha256()
     pictures = []
     for path in files:
-        stat = path.stat()
-        digest.update(f"{path.relative_to(folder)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
         try:
             with Image.open(path) as image:
                 image.load()
@@ -74,36 +87,62 @@ def load_folder(folder: Path, n: int | None = None) -> tuple[torch.Tensor, str]:
     if len(sizes) > 1:
         raise GanforgeError(
             f"images have {len(sizes)} different sizes, e.g. {sorted(sizes)[:2]}",
-            str(folder),
+            where,
             "resize them to one size first",
         )
     stacked = np.stack(arrays)
     stacked = stacked[:, None] if grey else stacked.transpose(0, 3, 1, 2)
-    return torch.from_numpy(np.ascontiguousarray(stacked)), digest.hexdigest()[:12]
+    return torch.from_numpy(np.ascontiguousarray(stacked))
+
+
+def folder_reference(folder: Path, n: int | None = None) -> ReferenceSet:
+    """The first ``n`` images (sorted paths) of a folder, keyed by names, sizes and mtimes."""
+    from PIL import Image
+
+    files = _image_files(folder)
+    files = files[:n] if n else files
+    digest = hashlib.sha256()
+    for path in files:
+        stat = path.stat()
+        digest.update(f"{path.relative_to(folder)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    try:
+        with Image.open(files[0]) as first:  # header only: the resolution for the cache key
+            resolution = first.size[1]
+    except OSError as e:
+        raise GanforgeError(f"cannot read image ({e})", str(files[0])) from None
+    return ReferenceSet(
+        folder.name or "folder",
+        digest.hexdigest()[:12],
+        f"folder {folder}",
+        len(files),
+        resolution,
+        lambda: read_images(files, str(folder)),
+    )
 
 
 def resolve_reference(reference: Reference, n: int | None = None) -> ReferenceSet:
-    """Turn a spec (``mnist:test``, a folder, an array, a dataset) into images and a cache name.
+    """Turn a spec (``mnist:test``, a folder, an array, a dataset) into a ReferenceSet.
 
-    For folders only the first ``n`` files are read; for other sources all images are kept
-    (the caller takes the first n).
+    For folders only the first ``n`` files are considered; other sources keep every image (the
+    caller takes the first n).
     """
     if isinstance(reference, InMemoryDataset):
         if not reference.is_image:
             raise GanforgeError("the reference dataset holds vectors, not images", reference.name)
-        return ReferenceSet(reference.data, reference.name, _digest(reference.data), reference.name)
+        data = reference.data
+        return ReferenceSet.of_tensor(data, reference.name, _digest(data), reference.name)
     if isinstance(reference, (torch.Tensor, np.ndarray)):
         images = torch.as_tensor(reference)
-        return ReferenceSet(images, "array", _digest(images), f"array {tuple(images.shape)}")
+        description = f"array {tuple(images.shape)}"
+        return ReferenceSet.of_tensor(images, "array", _digest(images), description)
     spec = str(reference)
     if spec == "mnist" or spec.startswith("mnist:"):
         split = spec.split(":", 1)[1] if ":" in spec else "train"
-        dataset = load_mnist(split=split)
-        return ReferenceSet(dataset.data, "mnist", split, f"mnist:{split}")
+        data = load_mnist(split=split).data
+        return ReferenceSet.of_tensor(data, "mnist", split, f"mnist:{split}")
     folder = Path(spec).expanduser()
     if folder.is_dir():
-        images, key = load_folder(folder, n)
-        return ReferenceSet(images, folder.name or "folder", key, f"folder {folder}")
+        return folder_reference(folder, n)
     raise GanforgeError(
         f"unknown reference {spec!r}",
         fix="use mnist:train, mnist:test, a folder of images or an array",

@@ -179,18 +179,33 @@ class Trainer:
         self.scaler.update()
         return norm
 
+    def lr_factor(self, step: int) -> float:
+        """Linear decay to 0 after lr_decay_start * steps (a pure function of the step: resumable)."""
+        t = self.config.train
+        start = t.lr_decay_start * t.steps
+        if step < start or t.lr_decay_start >= 1.0:
+            return 1.0
+        return max(0.0, 1.0 - (step - start) / max(t.steps - start, 1))
+
+    def _apply_lr_schedule(self) -> None:
+        factor = self.lr_factor(self.step)
+        t = self.config.train
+        for opt, lr in ((self.opt_g, t.lr_g), (self.opt_d, t.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = lr * factor
+
     def train_step(self, log_now: bool = False) -> None:
         """n_critic discriminator updates, then one generator update (and the EMA)."""
         t = self.config.train
         G, D = self.generator, self.discriminator
         logs: dict[str, torch.Tensor] = {}
+        self._apply_lr_schedule()
         D.requires_grad_(True)
         for i in range(t.n_critic):
             real, y = self.dataset.batch(self.sampler.next_index())
+            d_step = self.step * t.n_critic + i
             with self._autocast():
-                d_loss, d_logs = self.family.discriminator_loss(
-                    G, D, real, y, self.step * t.n_critic + i
-                )
+                d_loss, d_logs = self.family.discriminator_loss(G, D, real, y, d_step)
             norm = self._update(d_loss, D, self.opt_d, log_now and i == t.n_critic - 1)
         logs.update(d_logs)
         D.requires_grad_(False)  # the G step needs gradients through D, not of D's weights

@@ -285,7 +285,9 @@ class InceptionExtractor(Extractor):
     def __init__(self, weights: str | Path | None = None) -> None:
         super().__init__()
         path = find_inception_weights(weights)
-        self.net = FIDInceptionV3()
+        # Default init would draw from (and so shift) the caller's global RNG; it is overwritten.
+        with torch.random.fork_rng(devices=[]):
+            self.net = FIDInceptionV3()
         load_inception_state(self.net, path)
         self._fingerprint = fingerprint_bytes(path.read_bytes())
         self.requires_grad_(False)

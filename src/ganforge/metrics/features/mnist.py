@@ -23,7 +23,9 @@ class MnistExtractor(Extractor):
     """Features = the classifier's 128-d hidden layer (input of its last linear layer).
 
     Images are converted to grey (BT.601 luma) and resized bilinearly to 28x28; the logits feed
-    the Inception Score and the class histogram of the diagnostics.
+    the Inception Score and the class histogram of the diagnostics. Real-vs-real floor in this
+    space (MNIST train[:10000] vs test, N=10000): FID 1.26, KID -0.012 +- 0.37, IS 9.81,
+    precision 0.867, recall 0.868, density 0.927, coverage 0.935.
     """
 
     name = "mnist"
@@ -32,7 +34,7 @@ class MnistExtractor(Extractor):
     class_names = [str(i) for i in range(NUM_CLASSES)]
     channels = 1
     resolution = 28
-    default_batch_size = 500
+    default_batch_size = 128  # measured fastest on one CPU thread (with channels_last)
     input_note = "RGB converted to grey with BT.601 luma weights"
 
     def __init__(self, weights: str | Path | None = None) -> None:
@@ -47,18 +49,22 @@ class MnistExtractor(Extractor):
         raw = path.read_bytes()
         self._fingerprint = fingerprint_bytes(raw)
         state = torch.load(path, map_location="cpu", weights_only=True)
-        self.net = MnistNet()
+        # Default init would draw from (and so shift) the caller's global RNG; it is overwritten.
+        with torch.random.fork_rng(devices=[]):
+            self.net = MnistNet()
         try:
             self.net.load_state_dict(state)
         except RuntimeError as e:
             first = str(e).splitlines()[0]
             raise GanforgeError(f"not MnistNet weights ({first})", str(path)) from None
+        # channels_last: oneDNN's fast convolution layout on CPU, ~2x faster here at no cost.
+        self.net.to(memory_format=torch.channels_last)
         self.requires_grad_(False)
         self.eval()
 
     def features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(128-d features, 10 logits)."""
-        return self.net(x)
+        return self.net(x.contiguous(memory_format=torch.channels_last))
 
     def fingerprint(self) -> str:
         """Hash of the weights file."""

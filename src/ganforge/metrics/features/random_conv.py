@@ -39,7 +39,8 @@ class RandomConvExtractor(Extractor):
         generator = torch.Generator().manual_seed(seed)
         layers, in_channels = [], 3
         for width in _WIDTHS:
-            conv = nn.Conv2d(in_channels, width, 3, padding=1)
+            # skip_init: the default init would draw from the caller's global RNG.
+            conv = nn.utils.skip_init(nn.Conv2d, in_channels, width, 3, padding=1)
             fan_in = in_channels * 9
             # He-normal weights keep activations at a stable scale through the ReLUs.
             conv.weight.data = (
