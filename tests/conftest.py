@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
 from ganforge.config import Config, merge
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="session")
 def _one_thread():
-    # 2-core CI: one intra-op thread per test process avoids oversubscription and keeps
-    # CPU results bit-reproducible across runs.
-    previous = torch.get_num_threads()
+    """One thread for torch and numpy's BLAS: the 2-core machine is shared, oversubscribed
+    pools slow small ops by 10-50x, and one thread keeps CPU results bit-reproducible."""
     torch.set_num_threads(1)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    """No test may write features or look for weights under the user's ~/.cache."""
+    old = os.environ.get("GANFORGE_CACHE")
+    os.environ["GANFORGE_CACHE"] = str(tmp_path_factory.mktemp("ganforge_cache"))
     yield
-    torch.set_num_threads(previous)
+    if old is None:
+        os.environ.pop("GANFORGE_CACHE", None)
+    else:
+        os.environ["GANFORGE_CACHE"] = old
 
 
 def tiny_config(tmp_path=None, **sections) -> Config:

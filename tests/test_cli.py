@@ -165,3 +165,71 @@ def test_bad_config_file(tmp_path, capsys):
     bad.write_text("[train\n")
     code, _, err = run_cli(capsys, "train", "--config", bad)
     assert_one_line_error(code, err, "not valid TOML")
+
+
+def test_eval_run_and_direct(trained, tmp_path, capsys):
+    code, out, _ = run_cli(capsys, "eval", trained, "--n", 200, "--metrics", "fid,pr")
+    assert code == 0 and "fid" in out and "extractor=mnist" in out, out
+    result = json.loads((trained / "eval" / "eval_step0000006.json").read_text())
+    assert result["protocol"]["n_fake"] == 200 and result["fid"] > 0
+    np.save(tmp_path / "a.npy", np.zeros((50, 1, 8, 8), np.float32))
+    code, out, _ = run_cli(
+        capsys,
+        "eval",
+        "--real",
+        tmp_path / "a.npy",
+        "--fake",
+        tmp_path / "a.npy",
+        "--n",
+        50,
+        "--metrics",
+        "fid",
+        "--json",
+        tmp_path / "r.json",
+    )
+    assert code == 0
+    assert abs(json.loads((tmp_path / "r.json").read_text())["fid"]) < 1e-6  # identical sets
+
+
+def test_eval_bad_input(trained, tmp_path, capsys):
+    code, _, err = run_cli(capsys, "eval")
+    assert_one_line_error(code, err, "needs a RUN_OR_FILE")
+    code, _, err = run_cli(capsys, "eval", trained, "--metrics", "fid,bogus", "--n", 50)
+    assert_one_line_error(code, err, "bogus")
+    code, _, err = run_cli(
+        capsys,
+        "eval",
+        trained,
+        "--extractor",
+        "inception",
+        "--n",
+        50,
+        "--inception-weights",
+        tmp_path / "missing.pth",
+    )
+    assert_one_line_error(code, err, "missing.pth")
+
+
+def test_eval_every_keeps_best_checkpoint(tmp_path, capsys):
+    code, out, _ = run_cli(
+        capsys,
+        "train",
+        *TINY,
+        "--steps",
+        6,
+        "--eval-every",
+        3,
+        "--eval-n",
+        60,
+        "--out",
+        tmp_path,
+        "--name",
+        "e",
+    )
+    assert code == 0, out
+    entries = [json.loads(x) for x in (tmp_path / "e" / "metrics.jsonl").read_text().splitlines()]
+    evals = [e for e in entries if e.get("kind") == "eval"]
+    assert [e["step"] for e in evals] == [3, 6] and all(e["fid"] > 0 for e in evals)
+    best = torch.load(tmp_path / "e" / "checkpoints" / "best.pt", weights_only=True)
+    best_step = min(evals, key=lambda e: e["fid"])["step"]
+    assert best["step"] == best_step

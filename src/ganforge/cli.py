@@ -41,6 +41,12 @@ TRAIN_FLAGS = {
     "--sample-every": ("train", "sample_every", int),
     "--checkpoint-every": ("train", "checkpoint_every", int),
     "--keep-checkpoints": ("train", "keep_checkpoints", int),
+    "--eval-every": ("eval", "every", int),
+    "--eval-metrics": ("eval", "metrics", str),
+    "--eval-n": ("eval", "n", int),
+    "--eval-ref": ("eval", "reference", str),
+    "--eval-extractor": ("eval", "extractor", str),
+    "--inception-weights": ("eval", "weights", str),
 }
 
 
@@ -89,6 +95,35 @@ def _add_sample(sub) -> None:
     p.add_argument("--device", default="cpu")
 
 
+def _add_eval(sub) -> None:
+    p = sub.add_parser(
+        "eval",
+        help="FID, KID, IS, precision/recall, density/coverage",
+        description="Evaluate a run/generator against a reference, or two image "
+        "sets (--real/--fake: folders or .npy arrays in [-1, 1] or uint8).",
+    )
+    p.add_argument("model", nargs="?", metavar="RUN_OR_FILE")
+    p.add_argument("--metrics", default="fid,kid,is,pr,dc", help="comma list (default: all five)")
+    p.add_argument("--n", type=int, default=10000, help="generated samples (default 10000)")
+    p.add_argument(
+        "--ref",
+        default=None,
+        help="reference: mnist:test, mnist:train, a folder or .npy (default: "
+        "mnist:test for MNIST runs)",
+    )
+    p.add_argument("--real", help="reference images (folder or .npy) for a direct comparison")
+    p.add_argument("--fake", help="generated images (folder or .npy) for a direct comparison")
+    p.add_argument("--extractor", default=None, help="mnist | inception | randconv[:RES[:SEED]]")
+    p.add_argument("--inception-weights", default=None, help="pt_inception-2015-12-05 weights file")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument(
+        "--json",
+        metavar="FILE",
+        help="where to write the JSON result (default: RUN/eval/eval_stepXXXXXXX.json for runs)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (also used to document the CLI)."""
     parser = argparse.ArgumentParser(prog="ganforge", description=__doc__)
@@ -98,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)
     _add_sample(sub)
+    _add_eval(sub)
     p = sub.add_parser("info", help="what a run is, how far it got, where its files are")
     p.add_argument("run", metavar="RUN")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -191,6 +227,73 @@ def cmd_sample(args) -> int:
     return 0
 
 
+def cmd_eval(args) -> int:
+    from ganforge.metrics import evaluate
+    from ganforge.metrics.reference import resolve_reference
+    from ganforge.training.evaluation import default_extractor, default_reference
+
+    out_json = Path(args.json) if args.json else None
+    if args.model:
+        from ganforge.sampling import load_generator
+
+        model = load_generator(args.model, args.device)
+        reference = args.ref or args.real or default_reference(model.config)
+        if not reference:  # the run's own training data
+            from ganforge.data import load_dataset
+
+            d = model.config.data
+            reference = load_dataset(d.source, d.resolution, d.channels, d.limit)
+        extractor = args.extractor or default_extractor(model.config)
+        source = model.sampler(seed=args.seed)
+        what = f"{model.source} (step {model.step})"
+        if out_json is None and Path(args.model).is_dir():
+            out_json = Path(args.model) / "eval" / f"eval_step{model.step:07d}.json"
+    elif args.real and args.fake:
+        reference = args.real
+        fake = resolve_reference(args.fake)
+        source, what = fake.images(), args.fake
+        extractor = args.extractor or ("mnist" if source.shape[1] == 1 else "randconv")
+    else:
+        raise GanforgeError("eval needs a RUN_OR_FILE, or both --real and --fake")
+    result = evaluate(
+        source,
+        reference,
+        args.metrics,
+        n=args.n,
+        extractor=extractor,
+        seed=args.seed,
+        device=args.device,
+        weights=args.inception_weights,
+    )
+    p = result["protocol"]
+    print(f"evaluated  {what}")
+    print(
+        f"protocol   extractor={p.get('extractor', extractor)}  n_fake={p['n_fake']}  "
+        f"n_ref={p['n_ref']}  reference={p['reference']}"
+    )
+    for key in (
+        "fid",
+        "kid_mean",
+        "kid_std",
+        "is_mean",
+        "is_std",
+        "precision",
+        "recall",
+        "density",
+        "coverage",
+        "class_entropy_bits",
+        "classes_under_half",
+    ):
+        if key in result:
+            print(f"{key:<24} {result[key]:.4f}")
+    print(f"seconds    {result['seconds']:.1f}")
+    if out_json is not None:
+        out_json.parent.mkdir(parents=True, exist_ok=True)
+        out_json.write_text(json.dumps(result, indent=2, default=str))
+        print(f"wrote      {out_json}")
+    return 0
+
+
 def cmd_info(args) -> int:
     from ganforge.training.checkpoint import load_file
 
@@ -250,7 +353,13 @@ def cmd_presets(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "sample": cmd_sample, "info": cmd_info, "presets": cmd_presets}
+COMMANDS = {
+    "train": cmd_train,
+    "sample": cmd_sample,
+    "eval": cmd_eval,
+    "info": cmd_info,
+    "presets": cmd_presets,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -52,7 +52,9 @@ class TrainConfig:
     lr_d: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999
-    lr_decay_start: float = 1.0  # fraction of steps after which both lrs fall linearly to 0 (1: never)
+    lr_decay_start: float = (
+        1.0  # fraction of steps after which both lrs fall linearly to 0 (1: never)
+    )
     gp_weight: float = 0.0  # WGAN-GP weight (Gulrajani 2017: 10)
     r1_weight: float = 0.0  # R1 gamma (Mescheder 2018); penalty applied as gamma/2 * E||grad||^2
     r1_every: int = 16  # lazy R1: every k discriminator steps, scaled by k
@@ -69,6 +71,18 @@ class TrainConfig:
 
 
 @dataclass
+class EvalConfig:
+    """Metrics during training: every N steps on the sampling (EMA) generator; best.pt kept."""
+
+    every: int = 0  # 0: off
+    metrics: str = "fid"  # comma list of fid,kid,is,pr,dc; the first one picks best.pt
+    n: int = 2000  # generated samples per evaluation (and reference samples)
+    reference: str = ""  # "" = mnist:test for MNIST runs, else the training data
+    extractor: str = ""  # "" = mnist for grey images, randconv for colour; or inception
+    weights: str = ""  # weights file for the extractor (e.g. the FID Inception weights)
+
+
+@dataclass
 class Config:
     """A whole run: its name and place, the data, the model and the training settings."""
 
@@ -78,6 +92,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (TOML- and torch.load(weights_only)-safe)."""
@@ -121,7 +136,12 @@ def _from_dict(cls: type, raw: dict[str, Any], where: str) -> Any:
     return cls(**kwargs)
 
 
-_SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+_SECTIONS = {
+    "data": DataConfig,
+    "model": ModelConfig,
+    "train": TrainConfig,
+    "eval": EvalConfig,
+}
 
 
 def merge(config: Config, overrides: dict[str, dict[str, Any]]) -> Config:

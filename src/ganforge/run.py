@@ -11,6 +11,7 @@ from ganforge.config import Config
 from ganforge.errors import GanforgeError
 from ganforge.training.callbacks import Checkpointer, ConsoleProgress, MetricsLogger, SampleGrid
 from ganforge.training.checkpoint import latest_checkpoint, load_file
+from ganforge.training.evaluation import EvalCallback
 from ganforge.training.loop import Trainer
 
 
@@ -53,12 +54,10 @@ def standard_callbacks(config: Config, run_dir: Path, quiet: bool) -> list:
     """Console progress, metrics.jsonl/TensorBoard, sample grids and checkpoints."""
     t = config.train
     logger = MetricsLogger(run_dir, t.tensorboard)
-    return [
-        ConsoleProgress(quiet),
-        logger,
-        SampleGrid(run_dir, t.sample_every, logger=logger),
-        Checkpointer(t.checkpoint_every),
-    ]
+    callbacks = [ConsoleProgress(quiet), logger, SampleGrid(run_dir, t.sample_every, logger=logger)]
+    if config.eval.every > 0:
+        callbacks.append(EvalCallback(config, logger))
+    return callbacks + [Checkpointer(t.checkpoint_every)]
 
 
 def train(

@@ -61,6 +61,27 @@ class TrainedGenerator:
             out.append(self.module(z) if y is None else self.module(z, y))
         return torch.cat(out).float().cpu()
 
+    def sampler(self, seed: int = 0):
+        """A callable sample(batch_size) -> images, deterministic for a seed (for evaluation).
+
+        Conditional generators get labels cycling through every class.
+        """
+        device = next(self.module.parameters()).device
+        g = torch.Generator(device).manual_seed(seed)
+        k = self.config.model.num_classes if self.family.conditional else 0
+        drawn = 0
+
+        @torch.no_grad()
+        def sample(batch_size: int) -> torch.Tensor:
+            nonlocal drawn
+            labels = None
+            if k:
+                labels = torch.arange(drawn, drawn + batch_size, device=device) % k
+            drawn += batch_size
+            return self.family.generate(self.module, batch_size, device, g, labels)
+
+        return sample
+
 
 def truncate(z: torch.Tensor, threshold: float, generator: torch.Generator) -> torch.Tensor:
     """The truncation trick (Brock 2019): redraw latent entries with |z| > threshold."""

@@ -143,7 +143,13 @@ def resolve_reference(reference: Reference, n: int | None = None) -> ReferenceSe
     folder = Path(spec).expanduser()
     if folder.is_dir():
         return folder_reference(folder, n)
+    if folder.suffix == ".npy" and folder.is_file():
+        try:
+            images = torch.from_numpy(np.load(folder, allow_pickle=False))
+        except (OSError, ValueError) as e:
+            raise GanforgeError(f"cannot read array ({e})", str(folder)) from None
+        return ReferenceSet.of_tensor(images, folder.stem, _digest(images), f"array {folder}")
     raise GanforgeError(
         f"unknown reference {spec!r}",
-        fix="use mnist:train, mnist:test, a folder of images or an array",
+        fix="use mnist:train, mnist:test, a folder of images or a .npy array",
     )

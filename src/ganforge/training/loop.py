@@ -341,8 +341,8 @@ class Trainer:
         check_compatible(self.config, Config.from_dict(state["config"], str(path)), str(path))
         self.load_state_dict(state)
 
-    def save_checkpoint(self, periodic: bool = False) -> Path | None:
-        """Write checkpoints/last.pt (and step_XXXXXXX.pt when periodic) atomically, on rank 0.
+    def save_checkpoint(self, periodic: bool = False, name: str = "last.pt") -> Path | None:
+        """Write checkpoints/<name> (and step_XXXXXXX.pt when periodic) atomically, on rank 0.
 
         Refuses (returns None) when any weight is non-finite: a good checkpoint is never
         overwritten by a bad one.
@@ -354,13 +354,13 @@ class Trainer:
         folder = self.run_dir / "checkpoints"
         folder.mkdir(parents=True, exist_ok=True)
         state = self.state_dict()
-        atomic_save(state, folder / "last.pt")
+        atomic_save(state, folder / name)
         if periodic:
             atomic_save(state, folder / f"step_{self.step:07d}.pt")
             keep = self.config.train.keep_checkpoints
             for old in periodic_checkpoints(folder)[:-keep] if keep > 0 else []:
                 old.unlink()
-        return folder / "last.pt"
+        return folder / name
 
     def export_generator(self, path: str | Path | None = None) -> Path | None:
         """Write the sampling generator's weights + the config that rebuilds it (generator.pt)."""

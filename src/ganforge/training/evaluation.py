@@ -1,0 +1,128 @@
+"""Metrics during training: every N steps, evaluate the sampling generator, log, keep best.pt."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from ganforge.config import Config
+from ganforge.training.callbacks import Callback, MetricsLogger
+
+# Direction of each logged value: True when higher is better.
+HIGHER_IS_BETTER = {
+    "fid": False,
+    "kid_mean": False,
+    "is_mean": True,
+    "precision": True,
+    "recall": True,
+    "density": True,
+    "coverage": True,
+    "modes": True,
+    "high_quality": True,
+}
+_FIRST_VALUE = {
+    "fid": "fid",
+    "kid": "kid_mean",
+    "is": "is_mean",
+    "pr": "precision",
+    "dc": "coverage",
+}
+
+
+def default_reference(config: Config) -> str:
+    """mnist:test for MNIST runs (a held-out split); '' = the training data otherwise."""
+    if config.eval.reference:
+        return config.eval.reference
+    return "mnist:test" if config.data.source.split(":")[0] == "mnist" else ""
+
+
+def default_extractor(config: Config) -> str:
+    """The shipped MNIST classifier for grey images, a seeded random conv net for colour."""
+    if config.eval.extractor:
+        return config.eval.extractor
+    shape = config.model.sample_shape
+    return "mnist" if len(shape) == 3 and shape[0] == 1 else "randconv"
+
+
+def evaluate_trainer(trainer, config: Config, extractor=None) -> dict[str, Any]:
+    """Evaluate the trainer's sampling generator now; toy 2-D data gets mode coverage."""
+    n = config.eval.n
+    g = torch.Generator(trainer.device).manual_seed(config.train.seed + 7)
+    meta = trainer.dataset.meta
+    if not trainer.dataset.is_image and "centers" in meta:
+        from ganforge.metrics.modes import mode_coverage
+
+        result = mode_coverage(
+            trainer.generate(n, g).cpu(), torch.tensor(meta["centers"]), meta["std"]
+        )
+        return {"modes": result["modes"], "high_quality": result["high_quality"]}
+    from ganforge.metrics import evaluate
+
+    k = config.model.num_classes if trainer.family.conditional else 0
+
+    def sample(batch_size: int) -> torch.Tensor:
+        labels = torch.randint(k, (batch_size,), device=trainer.device, generator=g) if k else None
+        return trainer.generate(batch_size, g, labels)
+
+    reference = default_reference(config) or trainer.dataset
+    result = evaluate(
+        sample,
+        reference,
+        config.eval.metrics,
+        n=n,
+        extractor=extractor or default_extractor(config),
+        device=str(trainer.device),
+        weights=config.eval.weights or None,
+    )
+    return {k: v for k, v in result.items() if isinstance(v, (int, float)) and k != "seconds"}
+
+
+class EvalCallback(Callback):
+    """Every `every` steps: metrics into metrics.jsonl/TensorBoard/history; best.pt by the first."""
+
+    def __init__(self, config: Config, logger: MetricsLogger | None = None):
+        self.config, self.logger = config, logger
+        self.every = config.eval.every
+        first = config.eval.metrics.split(",")[0].strip()
+        self.key = _FIRST_VALUE.get(first, first)
+        self.best: float | None = None
+        self.extractor = None
+
+    def on_train_start(self, trainer) -> None:
+        # The best value so far survives a resume: it is in the checkpointed history.
+        for entry in trainer.history:
+            if entry.get("kind") == "eval" and self.key in entry:
+                self._is_better(entry[self.key])
+        if self.extractor is None and trainer.dataset.is_image:
+            from ganforge.metrics.features import get_extractor
+
+            self.extractor = get_extractor(
+                default_extractor(self.config),
+                str(trainer.device),
+                self.config.eval.weights or None,
+            )
+
+    def _is_better(self, value: float) -> bool:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return False
+        higher = HIGHER_IS_BETTER.get(self.key, False)
+        if self.best is None or (value > self.best if higher else value < self.best):
+            self.best = value
+            return True
+        return False
+
+    def on_step_end(self, trainer) -> None:
+        if self.every <= 0 or trainer.step % self.every != 0 or not trainer.dist.is_main:
+            return
+        values = evaluate_trainer(trainer, self.config, self.extractor)
+        if self.key not in values:  # toy data: mode coverage instead of image metrics
+            self.key = "high_quality"
+        entry = {"kind": "eval", "step": trainer.step, **values}
+        trainer.history.append(entry)
+        if self.logger is not None:
+            self.logger.log(trainer, entry, prefix="eval")
+        if self._is_better(values.get(self.key)):
+            trainer.check_finite()
+            trainer.save_checkpoint(name="best.pt")
