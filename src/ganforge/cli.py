@@ -22,6 +22,7 @@ TRAIN_FLAGS = {
     "--d-width": ("model", "d_width", int),
     "--d-norm": ("model", "d_norm", str),
     "--steps": ("train", "steps", int),
+    "--max-minutes": ("train", "max_minutes", float),
     "--batch-size": ("train", "batch_size", int),
     "--loss": ("train", "loss", str),
     "--n-critic": ("train", "n_critic", int),
@@ -37,6 +38,7 @@ TRAIN_FLAGS = {
     "--seed": ("train", "seed", int),
     "--device": ("train", "device", str),
     "--precision": ("train", "precision", str),
+    "--threads": ("train", "threads", int),
     "--log-every": ("train", "log_every", int),
     "--sample-every": ("train", "sample_every", int),
     "--checkpoint-every": ("train", "checkpoint_every", int),
@@ -74,6 +76,11 @@ def _add_train(sub) -> None:
         help="spectral normalisation in the discriminator",
     )
     p.add_argument("--no-tensorboard", action="store_true", help="skip TensorBoard events")
+    p.add_argument("--fast", action="store_true",
+                   help="fast path: --precision auto, channels_last, fused Adam")
+    p.add_argument("--channels-last", action="store_true", default=None)
+    p.add_argument("--compile", action="store_true", default=None,
+                   help="torch.compile G and D (first step takes ~40 s on CPU)")
     p.add_argument("--quiet", action="store_true", help="plain periodic lines, no progress bar")
     for flag, (_, _, kind) in TRAIN_FLAGS.items():
         p.add_argument(flag, type=kind, default=None)
@@ -172,6 +179,13 @@ def _train_config(args):
         overrides.setdefault("model", {})["spectral_norm"] = True
     if args.no_tensorboard:
         overrides.setdefault("train", {})["tensorboard"] = False
+    if args.fast:
+        fast = {"precision": "auto", "channels_last": True, "fused_adam": True}
+        for key, value in fast.items():
+            overrides.setdefault("train", {}).setdefault(key, value)
+    for flag in ("channels_last", "compile"):
+        if getattr(args, flag):
+            overrides.setdefault("train", {})[flag] = True
     config = merge(config, overrides)
     if args.out:
         config.out = args.out

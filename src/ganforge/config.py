@@ -38,6 +38,15 @@ class ModelConfig:
     sample_shape: list[int] = field(default_factory=list)  # (C, H, W) or (D,): from the data
     num_classes: int = 0  # from the data (conditional families)
     class_names: list[str] = field(default_factory=list)
+    # Conditional family only (Mirza & Osindero 2014); the other families ignore these.
+    conditioning: str = "projection"  # D: projection (Miyato & Koyama 2018) | acgan (Odena 2017)
+    g_conditioning: str = "embed"  # G: embed (label embedding + noise) | cbn (conditional BN)
+    embed_dim: int = 32  # size of G's label embedding (g_conditioning = embed)
+    ac_weight: float = 1.0  # AC-GAN: weight of the auxiliary classifier's cross-entropy
+    # Against mode collapse: discriminator options (training/monitor.py docs, README)
+    minibatch_std: bool = False  # minibatch standard deviation channel (Karras 2018)
+    minibatch_disc: bool = False  # minibatch discrimination features (Salimans 2016)
+    pack: int = 1  # PacGAN (Lin 2018): D judges `pack` samples at once (1: off)
 
 
 @dataclass
@@ -62,12 +71,29 @@ class TrainConfig:
     grad_clip: float = 0.0  # clip both networks' gradient norm (0: off)
     seed: int = 0
     device: str = "cpu"  # cpu | cuda | cuda:N | mps | auto
-    precision: str = "fp32"  # fp32 | bf16 | fp16
+    precision: str = "fp32"  # fp32 | bf16 | fp16 | auto (bf16 where the hardware has it)
+    threads: int = 0  # CPU intra-op threads (0: the usable cores, shared among local ranks)
+    channels_last: bool = False  # NHWC memory format for conv nets
+    fused_adam: bool = False  # one fused Adam kernel per step where supported
+    compile: bool = False  # torch.compile G and D (first step compiles: ~40 s on CPU)
+    max_minutes: float = 0.0  # stop (and save) after this much training time (0: no limit)
     log_every: int = 100
     sample_every: int = 500
     checkpoint_every: int = 1000
     keep_checkpoints: int = 3
     tensorboard: bool = True
+    # Data efficiency: DiffAugment (Zhao 2020) on every D input; ADA strength (Karras 2020)
+    diffaugment: str = ""  # comma list of color, translation, cutout ("": off)
+    ada_target: float = 0.0  # ADA target of E[sign(D(real))] (paper: 0.6); 0: fixed strength
+    ada_interval: int = 4  # ADA: discriminator steps between adjustments of p
+    ada_kimg: float = 100.0  # ADA: thousand real images for p to move by 1 (paper: 500)
+    # Health monitor (training/monitor.py): on NaN/Inf or divergence, roll back and retry
+    monitor: bool = True
+    max_rollbacks: int = 3  # then stop with an error
+    rollback_lr_factor: float = 0.5  # both lrs are multiplied by this at each rollback
+    divergence_acc: float = 0.99  # D accuracy on real and on fake at least this ...
+    divergence_window: int = 1000  # ... for this many steps while G loss rises (0: no check)
+    collapse_ratio: float = 0.5  # diversity/class entropy/modes below this share of its best
 
 
 @dataclass
@@ -180,11 +206,35 @@ def validate(config: Config) -> None:
     from ganforge.objectives import check_loss_name
 
     check_loss_name(t.loss, "--loss")
-    if t.precision not in ("fp32", "bf16", "fp16"):
-        raise GanforgeError(f"unknown precision {t.precision!r}", fix="use fp32, bf16 or fp16")
+    if t.precision not in ("fp32", "bf16", "fp16", "auto"):
+        raise GanforgeError(f"unknown precision {t.precision!r}", fix="use fp32, bf16, fp16 or auto")
     if config.model.d_norm not in ("batch", "none", "layer"):
         raise GanforgeError(
             f"unknown --d-norm {config.model.d_norm!r}", fix="use batch, none or layer"
         )
     if config.data.resolution <= 0:
         raise GanforgeError(f"--resolution must be positive, got {config.data.resolution}")
+    _validate_stability(config)
+
+
+def _validate_stability(config: Config) -> None:
+    """Settings of the anti-collapse options, augmentation and health monitor."""
+    t, pack = config.train, config.model.pack
+    if not isinstance(pack, int) or pack < 1:
+        raise GanforgeError(f"--pack must be a positive integer, got {pack!r}")
+    if t.batch_size % pack:
+        raise GanforgeError(
+            f"--batch-size {t.batch_size} is not a multiple of --pack {pack}",
+            fix=f"use a batch size divisible by {pack}",
+        )
+    # The --diffaugment policy names are checked where they are parsed (training/augment.py).
+    if not 0.0 <= t.ada_target < 1.0:
+        raise GanforgeError(f"--ada-target must be in [0, 1), got {t.ada_target!r}")
+    if t.ada_interval < 1 or t.ada_kimg <= 0:
+        raise GanforgeError("ada_interval must be >= 1 and ada_kimg positive")
+    if not 0.0 < t.rollback_lr_factor <= 1.0:
+        raise GanforgeError(f"--rollback-lr-factor must be in (0, 1], got {t.rollback_lr_factor!r}")
+    if t.max_rollbacks < 0:
+        raise GanforgeError(f"--max-rollbacks must be >= 0, got {t.max_rollbacks!r}")
+    if not 0.0 < t.divergence_acc <= 1.0 or not 0.0 <= t.collapse_ratio < 1.0:
+        raise GanforgeError("divergence_acc must be in (0, 1] and collapse_ratio in [0, 1)")

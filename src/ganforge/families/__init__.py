@@ -5,10 +5,12 @@ from __future__ import annotations
 from ganforge.config import Config
 from ganforge.errors import GanforgeError
 from ganforge.families.base import Family
+from ganforge.families.conditional import ConditionalFamily
 from ganforge.families.unconditional import UnconditionalFamily
 
 FAMILIES: dict[str, type[Family]] = {
     "unconditional": UnconditionalFamily,
+    "conditional": ConditionalFamily,
 }
 
 

@@ -9,12 +9,14 @@ import torch
 from torch import nn
 
 from ganforge.nets.layers import (
+    anti_collapse_layers,
     base_size,
     dcgan_init,
     discriminator_norm,
     flatten_logits,
     maybe_spectral_norm,
     num_upsamplings,
+    pack_discriminator,
 )
 
 MAX_WIDTH = 512
@@ -56,7 +58,14 @@ class DCGANDiscriminator(nn.Module):
     """Image -> strided convs with LeakyReLU(0.2) (no norm on the first) -> base x base conv -> logit."""
 
     def __init__(
-        self, channels: int, resolution: int, width: int, norm: str = "batch", sn: bool = False
+        self,
+        channels: int,
+        resolution: int,
+        width: int,
+        norm: str = "batch",
+        sn: bool = False,
+        minibatch_std: bool = False,
+        minibatch_disc: bool = False,
     ):
         super().__init__()
         base, n_down = base_size(resolution), num_upsamplings(resolution)
@@ -71,8 +80,11 @@ class DCGANDiscriminator(nn.Module):
                 discriminator_norm(norm, b),
                 nn.LeakyReLU(0.2, True),
             ]
-        self.features = nn.Sequential(*layers)
-        self.head = maybe_spectral_norm(nn.Conv2d(_width(width, n_down - 1), 1, base, 1, 0), sn)
+        # Anti-collapse options append channels to the last feature map, read by the head.
+        top = _width(width, n_down - 1)
+        extra_layers, extra = anti_collapse_layers(top * base * base, minibatch_std, minibatch_disc)
+        self.features = nn.Sequential(*layers, *extra_layers)
+        self.head = maybe_spectral_norm(nn.Conv2d(top + extra, 1, base, 1, 0), sn)
         dcgan_init(self)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
@@ -85,5 +97,14 @@ def build(spec) -> tuple[nn.Module, nn.Module]:
         raise ValueError(f"DCGAN needs square images, got shape {spec.sample_shape}")
     channels, resolution = spec.sample_shape[0], spec.sample_shape[1]
     g = DCGANGenerator(spec.latent_dim, channels, resolution, spec.g_width)
-    d = DCGANDiscriminator(channels, resolution, spec.d_width, spec.d_norm, spec.spectral_norm)
-    return g, d
+    # PacGAN: D reads `pack` samples stacked along channels.
+    d = DCGANDiscriminator(
+        channels * spec.pack,
+        resolution,
+        spec.d_width,
+        spec.d_norm,
+        spec.spectral_norm,
+        spec.minibatch_std,
+        spec.minibatch_disc,
+    )
+    return g, pack_discriminator(d, spec.pack)

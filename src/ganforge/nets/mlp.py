@@ -7,7 +7,12 @@ import math
 import torch
 from torch import nn
 
-from ganforge.nets.layers import flatten_logits, maybe_spectral_norm
+from ganforge.nets.layers import (
+    anti_collapse_layers,
+    flatten_logits,
+    maybe_spectral_norm,
+    pack_discriminator,
+)
 
 
 class MLPGenerator(nn.Module):
@@ -32,13 +37,24 @@ class MLPGenerator(nn.Module):
 class MLPDiscriminator(nn.Module):
     """A sample -> hidden LeakyReLU(0.2) layers -> one logit."""
 
-    def __init__(self, sample_shape: tuple[int, ...], width: int, layers: int, sn: bool = False):
+    def __init__(
+        self,
+        sample_shape: tuple[int, ...],
+        width: int,
+        layers: int,
+        sn: bool = False,
+        minibatch_std: bool = False,
+        minibatch_disc: bool = False,
+    ):
         super().__init__()
         dims = [math.prod(sample_shape)] + [width] * layers
         blocks: list[nn.Module] = []
         for a, b in zip(dims[:-1], dims[1:], strict=True):
             blocks += [maybe_spectral_norm(nn.Linear(a, b), sn), nn.LeakyReLU(0.2)]
-        blocks.append(maybe_spectral_norm(nn.Linear(dims[-1], 1), sn))
+        # Anti-collapse options append features before the last layer (none by default).
+        extra_layers, extra = anti_collapse_layers(dims[-1], minibatch_std, minibatch_disc)
+        blocks += extra_layers
+        blocks.append(maybe_spectral_norm(nn.Linear(dims[-1] + extra, 1), sn))
         self.net = nn.Sequential(*blocks)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
@@ -49,5 +65,14 @@ def build(spec) -> tuple[nn.Module, nn.Module]:
     """(generator, discriminator) for a ModelConfig with sample_shape filled in."""
     shape = tuple(spec.sample_shape)
     g = MLPGenerator(spec.latent_dim, shape, spec.g_width, spec.mlp_layers)
-    d = MLPDiscriminator(shape, spec.d_width, spec.mlp_layers, spec.spectral_norm)
-    return g, d
+    # PacGAN: D reads `pack` samples concatenated (images stacked along channels).
+    packed = (shape[0] * spec.pack, *shape[1:])
+    d = MLPDiscriminator(
+        packed,
+        spec.d_width,
+        spec.mlp_layers,
+        spec.spectral_norm,
+        spec.minibatch_std,
+        spec.minibatch_disc,
+    )
+    return g, pack_discriminator(d, spec.pack)

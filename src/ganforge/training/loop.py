@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,8 @@ from ganforge.config import Config, validate
 from ganforge.data import BatchSampler, InMemoryDataset, load_dataset
 from ganforge.errors import GanforgeError
 from ganforge.families import Family, make_family
-from ganforge.training import distributed
+from ganforge.training import distributed, performance
+from ganforge.training.augment import make_augment
 from ganforge.training.checkpoint import (
     FORMAT,
     FORMAT_VERSION,
@@ -27,6 +29,7 @@ from ganforge.training.checkpoint import (
     set_rng_state,
 )
 from ganforge.training.ema import EMA
+from ganforge.training.monitor import HealthMonitor, RollbackNeeded
 
 _AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -86,6 +89,8 @@ class Trainer:
         fill_data_shape(config, dataset)
         self.dataset = dataset.to(self.device)
         self.family = family or make_family(config)
+        if getattr(self.family, "augment", None) is None:  # families apply it to every D call
+            self.family.augment = make_augment(t, config.model.sample_shape)
         # The trainer owns its random stream: the global RNG is swapped in only while it works
         # (see _own_rng), so two trainers, or user code between fit() calls, never interleave.
         with self._fork_rng():
@@ -95,12 +100,16 @@ class Trainer:
         self._inside = False
         distributed.broadcast_module(self.generator)
         distributed.broadcast_module(self.discriminator)
-        self.opt_g = torch.optim.Adam(self.generator.parameters(), t.lr_g, betas=(t.beta1, t.beta2))
-        self.opt_d = torch.optim.Adam(
-            self.discriminator.parameters(), t.lr_d, betas=(t.beta1, t.beta2)
+        self._setup_speed()
+        betas = (t.beta1, t.beta2)
+        self.opt_g = performance.adam(
+            self.generator.parameters(), t.lr_g, betas, self.device, t.fused_adam
+        )
+        self.opt_d = performance.adam(
+            self.discriminator.parameters(), t.lr_d, betas, self.device, t.fused_adam
         )
         self.ema = EMA(self.generator, t.ema) if t.ema > 0 else None
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=t.precision == "fp16")
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
         self.sampler = BatchSampler(
             len(self.dataset), t.batch_size, t.seed, self.dist.rank, self.dist.world_size
         )
@@ -112,6 +121,36 @@ class Trainer:
         self._sums: dict[str, torch.Tensor] = {}
         self._count = 0
         self._bad_step = torch.full((), -1, dtype=torch.long, device=self.device)
+        # The health monitor rolls back NaN/divergence (training/monitor.py); lr_scale is its
+        # learning-rate multiplier, which persists (checkpointed) over the lr schedule.
+        self.monitor = HealthMonitor(t) if t.monitor else None
+        self.lr_scale = 1.0
+
+    # ---- speed -----------------------------------------------------------------------------
+    def _setup_speed(self) -> None:
+        """Threads, precision, memory format and compilation, each chosen for this hardware."""
+        t = self.config.train
+        notes = []
+        if self.device.type == "cpu":
+            local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+            notes.append(f"{performance.configure_cpu(t.threads, local)} threads")
+        self.precision, reason = performance.resolve_precision(t.precision, self.device)
+        notes.append(f"{self.precision} ({reason})")
+        # Convs only: channels_last changes nothing for MLPs on vectors.
+        self.channels_last = t.channels_last and self.dataset.is_image
+        if self.channels_last:
+            self.generator.to(memory_format=torch.channels_last)
+            self.discriminator.to(memory_format=torch.channels_last)
+            notes.append("channels_last")
+        if t.fused_adam:
+            notes.append("fused Adam")
+        # The loop runs these; self.generator/discriminator stay the plain modules (checkpoints).
+        self.g_run, self.d_run = self.generator, self.discriminator
+        if t.compile:
+            self.g_run = performance.compile_module(self.generator)
+            self.d_run = performance.compile_module(self.discriminator)
+            notes.append("torch.compile")
+        self.speed_notes = ", ".join(notes)
 
     # ---- randomness ------------------------------------------------------------------------
     def _fork_rng(self):
@@ -157,7 +196,7 @@ class Trainer:
 
     # ---- one iteration ---------------------------------------------------------------------
     def _autocast(self):
-        precision = self.config.train.precision
+        precision = self.precision
         if precision == "fp32":
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=_AUTOCAST_DTYPES[precision])
@@ -179,6 +218,12 @@ class Trainer:
         self.scaler.update()
         return norm
 
+    def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        real, y = self.dataset.batch(self.sampler.next_index())
+        if self.channels_last:
+            real = real.contiguous(memory_format=torch.channels_last)
+        return real, y
+
     def lr_factor(self, step: int) -> float:
         """Linear decay to 0 after lr_decay_start * steps (a pure function of the step: resumable)."""
         t = self.config.train
@@ -188,7 +233,7 @@ class Trainer:
         return max(0.0, 1.0 - (step - start) / max(t.steps - start, 1))
 
     def _apply_lr_schedule(self) -> None:
-        factor = self.lr_factor(self.step)
+        factor = self.lr_factor(self.step) * self.lr_scale
         t = self.config.train
         for opt, lr in ((self.opt_g, t.lr_g), (self.opt_d, t.lr_d)):
             for group in opt.param_groups:
@@ -197,27 +242,29 @@ class Trainer:
     def train_step(self, log_now: bool = False) -> None:
         """n_critic discriminator updates, then one generator update (and the EMA)."""
         t = self.config.train
-        G, D = self.generator, self.discriminator
+        G, D = self.g_run, self.d_run
         logs: dict[str, torch.Tensor] = {}
         self._apply_lr_schedule()
         D.requires_grad_(True)
         for i in range(t.n_critic):
-            real, y = self.dataset.batch(self.sampler.next_index())
+            real, y = self._next_batch()
             d_step = self.step * t.n_critic + i
             with self._autocast():
                 d_loss, d_logs = self.family.discriminator_loss(G, D, real, y, d_step)
-            norm = self._update(d_loss, D, self.opt_d, log_now and i == t.n_critic - 1)
+            norm = self._update(
+                d_loss, self.discriminator, self.opt_d, log_now and i == t.n_critic - 1
+            )
         logs.update(d_logs)
         D.requires_grad_(False)  # the G step needs gradients through D, not of D's weights
-        real, y = self.dataset.batch(self.sampler.next_index())
+        real, y = self._next_batch()
         with self._autocast():
             g_loss, g_logs = self.family.generator_loss(G, D, real, y, self.step)
-        g_norm = self._update(g_loss, G, self.opt_g, log_now)
+        g_norm = self._update(g_loss, self.generator, self.opt_g, log_now)
         logs.update(g_logs)
         if log_now:
             logs["d_grad_norm"], logs["g_grad_norm"] = norm, g_norm
         if self.ema:
-            self.ema.update(G)
+            self.ema.update(self.generator)
         finite = torch.isfinite(d_loss.detach()) & torch.isfinite(g_loss.detach())
         self._bad_step = torch.where(~finite & (self._bad_step < 0), self.step, self._bad_step)
         for k, v in logs.items():
@@ -249,7 +296,9 @@ class Trainer:
     def _diverged(self, bad_step: int) -> None:
         last = self.run_dir / "checkpoints" / "last.pt" if self.run_dir else None
         hint = f"resume from {last}" if last and last.exists() else "lower the learning rates"
-        raise GanforgeError(
+        # With the monitor on, the loop catches this and rolls back instead of stopping.
+        error = RollbackNeeded if self.monitor is not None else GanforgeError
+        raise error(
             f"training diverged: non-finite loss at step {bad_step + 1}",
             str(self.run_dir or "in memory"),
             f"{hint}, or lower --lr-g/--lr-d",
@@ -261,25 +310,43 @@ class Trainer:
         with self._own_rng():
             return self._fit()
 
+    def _log(self, t0: float) -> dict[str, float]:
+        scalars = self._flush_logs()
+        scalars["step"] = self.step
+        scalars["seconds"] = round(time.perf_counter() - t0, 3)
+        self.history.append(dict(scalars))
+        for cb in self.callbacks:
+            cb.on_log(self, scalars)
+        if self.monitor is not None:
+            self.monitor.on_log(self, scalars)
+        return scalars
+
     def _fit(self) -> dict[str, Any]:
         t = self.config.train
         start_step, t0 = self.step, time.perf_counter()
         for cb in self.callbacks:
             cb.on_train_start(self)
+        if self.monitor is not None:
+            self.monitor.on_train_start(self)
         last: dict[str, float] = {}
         try:
+            deadline = t0 + 60 * t.max_minutes if t.max_minutes > 0 else float("inf")
             while self.step < t.steps and not self.stop_requested:
+                if time.perf_counter() > deadline:
+                    break
                 log_now = (self.step + 1) % t.log_every == 0 or self.step + 1 == t.steps
-                self.train_step(log_now)
-                if log_now:
-                    last = self._flush_logs()
-                    last["step"] = self.step
-                    last["seconds"] = round(time.perf_counter() - t0, 3)
-                    self.history.append(dict(last))
+                try:
+                    self.train_step(log_now)
+                    if log_now:
+                        last = self._log(t0)
                     for cb in self.callbacks:
-                        cb.on_log(self, last)
-                for cb in self.callbacks:
-                    cb.on_step_end(self)
+                        cb.on_step_end(self)
+                    if self.monitor is not None:
+                        self.monitor.on_step_end(self)
+                except RollbackNeeded as problem:  # only raised with the monitor on
+                    self.monitor.roll_back(self, problem)
+            if self._count:  # stopped between logging intervals (time limit, stop request)
+                last = self._log(t0)
         except BaseException:
             self.failed = True
             raise
@@ -292,6 +359,7 @@ class Trainer:
             "new_steps": self.step - start_step,
             "seconds": seconds,
             "last": last,
+            "health": self.monitor.summary() if self.monitor is not None else "monitor off",
         }
 
     # ---- checkpoints -----------------------------------------------------------------------
@@ -311,7 +379,15 @@ class Trainer:
             "rng": self._rng_now(),
             "sampler": self.sampler.state_dict(),
             "history": list(self.history),
+            "lr_scale": self.lr_scale,
+            "health": self.monitor.state_dict() if self.monitor is not None else None,
+            "augment": self._augment.state_dict() if self._augment is not None else None,
         }
+
+    @property
+    def _augment(self):
+        # The family's DiffAugment/ADA state (ADA's p), when it has one.
+        return getattr(self.family, "augment", None)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a state_dict (the caller checked the config is compatible)."""
@@ -334,6 +410,14 @@ class Trainer:
         self.sampler.load_state_dict(state["sampler"])
         self.step = int(state["step"])
         self.history = list(state.get("history", []))
+        self.lr_scale = float(state.get("lr_scale", 1.0))
+        if self.monitor is not None and state.get("health"):
+            self.monitor.load_state_dict(state["health"])
+        if self._augment is not None and state.get("augment"):
+            self._augment.load_state_dict(state["augment"])
+        # Logs accumulated since the last flush, and the NaN flag, belong to the old trajectory.
+        self._sums, self._count = {}, 0
+        self._bad_step = torch.full_like(self._bad_step, -1)
 
     def resume(self, path: str | Path) -> None:
         """Continue from a checkpoint file written by save_checkpoint."""
@@ -383,12 +467,18 @@ class Trainer:
 # Settings that may differ when resuming without changing the trajectory's meaning.
 _RESUME_FREE = {
     "steps",
+    "max_minutes",
     "log_every",
     "sample_every",
     "checkpoint_every",
     "keep_checkpoints",
     "tensorboard",
     "device",
+    "precision",
+    "threads",
+    "channels_last",
+    "compile",
+    "fused_adam",
 }
 
 

@@ -1,0 +1,112 @@
+"""Class-conditional GANs (Mirza & Osindero 2014) for the MLP and DCGAN architectures.
+
+G(z, y) makes a sample of class y. The discriminator conditions by projection (Miyato & Koyama
+2018: D(x, y) scores the pair) or by an auxiliary classifier (AC-GAN, Odena et al. 2017: D(x)
+scores realism and a second head predicts the class), chosen by ``model.conditioning``.
+
+Labels come with each batch (the dataset's ``y``). Both the discriminator's fakes and the
+generator's fakes are drawn for the labels of the batch in hand rather than uniformly, so the
+model trains on the class frequencies of the data and every real/fake pair a projection
+discriminator compares shares its labels.
+
+AC-GAN terms: the discriminator adds ``ac_weight`` x cross-entropy of its classifier on *real*
+images only; the generator adds ``ac_weight`` x cross-entropy of that classifier on its fakes
+for their intended labels. Training the classifier on fakes too (Odena's original) rewards the
+generator for any easily classified image, realistic or not; StudioGAN's AC-GAN also classifies
+real images only in the discriminator step.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ganforge import objectives
+from ganforge.errors import GanforgeError
+from ganforge.families.base import Family, Logs
+from ganforge.families.unconditional import adversarial_d_terms
+from ganforge.nets import conditional as conditional_nets
+
+
+class _ClassLogitRecorder:
+    """Calls an AC-GAN discriminator like a plain one and keeps the class logits of each call.
+
+    This lets the shared ``adversarial_d_terms`` (losses, GP, R1) run unchanged while the
+    auxiliary classifier reuses the same forward pass on the real batch (call 0).
+    """
+
+    def __init__(self, discriminator: nn.Module):
+        self.discriminator = discriminator
+        self.class_logits: list[torch.Tensor] = []
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        logits, class_logits = self.discriminator.forward_with_classes(x)
+        self.class_logits.append(class_logits)
+        return logits
+
+
+class ConditionalFamily(Family):
+    """G(z, y) -> x; D(x, y) -> logit (projection) or D(x) -> (logit, class logits) (AC-GAN)."""
+
+    name = "conditional"
+    conditional = True
+
+    @property
+    def num_classes(self) -> int:
+        """How many classes the data has (filled in from the dataset)."""
+        return self.config.model.num_classes
+
+    @property
+    def acgan(self) -> bool:
+        """True when the discriminator conditions through an auxiliary classifier."""
+        return self.config.model.conditioning == "acgan"
+
+    def build(self) -> tuple[nn.Module, nn.Module]:
+        if self.num_classes < 2:
+            raise GanforgeError(
+                "the conditional family needs labelled data with at least 2 classes",
+                self.config.data.source,
+                "use mnist, digits, ring, grid, or folder:PATH with one subfolder per class",
+            )
+        return conditional_nets.build(self.config.model)
+
+    def discriminator_loss(self, G, D, real, y, d_step):
+        z = self.sample_latent(real.shape[0], real.device)
+        with torch.no_grad():
+            fake = G(z, y)
+        if not self.acgan:
+            return adversarial_d_terms(self.config, D, real, fake, y, d_step)
+        recorder = _ClassLogitRecorder(D)
+        loss, logs = adversarial_d_terms(self.config, recorder, real, fake, None, d_step)
+        class_logits = recorder.class_logits[0].float()  # call 0 is the real batch
+        ac_loss = F.cross_entropy(class_logits, y)
+        logs["d_ac_loss"] = ac_loss.detach()
+        logs["d_ac_acc_real"] = (class_logits.detach().argmax(1) == y).float().mean()
+        return loss + self.config.model.ac_weight * ac_loss, logs
+
+    def generator_loss(self, G, D, real, y, step):
+        fake = G(self.sample_latent(real.shape[0], real.device), y)
+        loss_name = self.config.train.loss
+        if not self.acgan:
+            loss = objectives.g_loss(loss_name, D(fake, y))
+            return loss, {"g_loss": loss.detach()}
+        logits, class_logits = D.forward_with_classes(fake)
+        adversarial = objectives.g_loss(loss_name, logits)
+        ac_loss = F.cross_entropy(class_logits.float(), y)
+        logs: Logs = {"g_loss": adversarial.detach(), "g_ac_loss": ac_loss.detach()}
+        return adversarial + self.config.model.ac_weight * ac_loss, logs
+
+    def generate(
+        self,
+        G: nn.Module,
+        n: int,
+        device: torch.device,
+        generator: torch.Generator | None = None,
+        labels: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """n samples of the given labels, or of uniformly drawn labels when labels is None."""
+        z = self.sample_latent(n, device, generator)
+        if labels is None:
+            labels = torch.randint(self.num_classes, (n,), device=device, generator=generator)
+        return G(z, labels.to(device))

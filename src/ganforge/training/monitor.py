@@ -1,0 +1,242 @@
+"""The health monitor: notices NaN/Inf, divergence and mode collapse; rolls back and retries.
+
+What it watches costs no extra host syncs: the loop already accumulates losses, D accuracy on
+real and fake, gradient norms and the fakes' diversity on the device and reads them once per
+logging interval; the monitor looks at those means, at the entries the evaluation callback adds
+(class entropy, modes recovered), and checks the weights at checkpoint intervals.
+
+Detection (thresholds are TrainConfig fields):
+- NaN/Inf: a non-finite D or G loss (the loop's own check) or weight (at checkpoint intervals).
+- Divergence ("D wins completely"): D accuracy on real and on fake both >= `divergence_acc`
+  (0.99) at every log for at least `divergence_window` steps (1000) while the G loss rose over
+  that stretch. Not checked for the wasserstein loss, whose logits have no meaningful sign.
+- Collapse: the fakes' diversity (batch std of fakes over batch std of reals, logged by the
+  family), or at eval time the class entropy (MNIST-like data) or the modes recovered (toy
+  data), falls below `collapse_ratio` (0.5) of its best value so far. A warning only.
+
+Action on NaN/divergence: restore the last good state exactly (an in-memory CPU copy taken at
+each checkpoint interval while healthy, or the starting state), multiply both learning rates
+by `rollback_lr_factor` (0.5), draw a fresh data order, and continue; after `max_rollbacks` (3)
+stop with one clear error. Every event goes to the console, metrics.jsonl (`"kind": "health"`),
+TensorBoard (`health/...`) and the checkpointed history (`ganforge info RUN` lists them).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Any
+
+import torch
+
+from ganforge.errors import GanforgeError
+from ganforge.training.callbacks import MetricsLogger
+from ganforge.training.checkpoint import all_finite
+
+
+class RollbackNeeded(GanforgeError):
+    """Raised inside the loop when its state is unhealthy; the monitor catches it and rolls back.
+
+    Its message is the error a run without the monitor stops with, so if it ever escapes the
+    loop the user still reads one clear line.
+    """
+
+    def __init__(self, reason: str, where: str | None = None, fix: str | None = None):
+        super().__init__(reason, where, fix)
+        self.reason, self.where, self.fix = reason, where, fix
+
+
+def cpu_copy(obj: Any) -> Any:
+    """A deep copy with every tensor cloned to the CPU (a snapshot live training cannot touch)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        return {k: cpu_copy(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(cpu_copy(v) for v in obj)
+    return obj
+
+
+def describe(event: dict[str, Any]) -> str:
+    """One line for a health event."""
+    kind, step = event.get("event"), event.get("step")
+    if kind == "rollback":
+        return (
+            f"step {step}: {event['reason']}; rolled back to step {event['to_step']}, "
+            f"lr x{event['lr_scale']:g}, data reshuffled (rollback {event['rollbacks']})"
+        )
+    if kind == "stopped":
+        return f"step {step}: {event['reason']}; stopped after {event['rollbacks']} rollback(s)"
+    if kind == "collapse":
+        return (
+            f"step {step}: possible mode collapse: {event['signal']} fell to "
+            f"{event['value']:.4g} (best {event['best']:.4g})"
+        )
+    return f"step {step}: {event}"
+
+
+class HealthMonitor:
+    """Watches one Trainer (which calls these hooks itself) and rolls it back when it breaks."""
+
+    def __init__(self, train_config, stream=None):
+        self.t = train_config
+        self.stream = stream or sys.stderr
+        self.rollbacks = 0
+        self.events: list[dict[str, Any]] = []
+        self.logger: MetricsLogger | None = None
+        self._snapshot: dict[str, Any] | None = None
+        self._snapshot_events = 0  # len(events) when the snapshot was taken
+        self._streak: tuple[int, float] | None = None  # (first step, G loss) of D winning
+        self._best: dict[str, float] = {}
+        self._collapsed: set[str] = set()
+
+    # ---- hooks (called by the Trainer) -------------------------------------------------------
+    def on_train_start(self, trainer) -> None:
+        """Find the metrics logger; the starting state is the first rollback target."""
+        self.logger = next((c for c in trainer.callbacks if isinstance(c, MetricsLogger)), None)
+        if all_finite(trainer.generator) and all_finite(trainer.discriminator):
+            self._take_snapshot(trainer)
+
+    def on_log(self, trainer, scalars: dict[str, float]) -> None:
+        """At each logging interval: collapse warnings, then the divergence check."""
+        self._check_collapse(trainer, "fake_diversity", scalars.get("fake_diversity"))
+        self._check_divergence(trainer, scalars)
+
+    def on_step_end(self, trainer) -> None:
+        """Eval results (collapse); at checkpoint intervals, check and snapshot a healthy state."""
+        last = trainer.history[-1] if trainer.history else {}
+        if last.get("kind") == "eval" and last.get("step") == trainer.step:
+            for signal in ("class_entropy_bits", "modes"):
+                self._check_collapse(trainer, signal, last.get(signal))
+        every = self.t.checkpoint_every
+        if every > 0 and trainer.step % every == 0:
+            trainer.check_finite()  # raises RollbackNeeded after a non-finite loss
+            if not (all_finite(trainer.generator) and all_finite(trainer.discriminator)):
+                raise RollbackNeeded(
+                    f"training diverged: non-finite weights at step {trainer.step}"
+                )
+            if self._streak is None:  # never keep a state taken while D is running away
+                self._take_snapshot(trainer)
+
+    # ---- detection ---------------------------------------------------------------------------
+    def _check_divergence(self, trainer, scalars: dict[str, float]) -> None:
+        t = self.t
+        acc_real, acc_fake = scalars.get("d_acc_real"), scalars.get("d_acc_fake")
+        g_loss = scalars.get("g_loss")
+        if t.divergence_window <= 0 or t.loss == "wasserstein" or None in (acc_real, acc_fake):
+            return
+        if g_loss is None or min(acc_real, acc_fake) < t.divergence_acc:
+            self._streak = None
+            return
+        if self._streak is None:
+            self._streak = (trainer.step, g_loss)
+            return
+        start, g_start = self._streak
+        if trainer.step - start >= t.divergence_window and g_loss > g_start:
+            raise RollbackNeeded(
+                f"training diverged: D accuracy >= {t.divergence_acc:g} on real and fake for "
+                f"{trainer.step - start} steps while G loss rose {g_start:.3g} -> {g_loss:.3g}",
+                fix="lower --lr-d, add --r1 or --gp, or try --diffaugment",
+            )
+
+    def _check_collapse(self, trainer, signal: str, value: float | None) -> None:
+        if value is None or not math.isfinite(value):
+            return
+        best = self._best.get(signal)
+        if best is None or value > best:
+            self._best[signal] = best = value
+        if value < self.t.collapse_ratio * best:
+            if signal not in self._collapsed:  # once per episode, not at every log
+                self._collapsed.add(signal)
+                event = {"event": "collapse", "signal": signal, "value": value, "best": best}
+                self._emit(trainer, {"step": trainer.step, **event})
+        else:
+            self._collapsed.discard(signal)
+
+    # ---- action ------------------------------------------------------------------------------
+    def _take_snapshot(self, trainer) -> None:
+        self._snapshot = cpu_copy(trainer.state_dict())
+        self._snapshot_events = len(self.events)
+
+    def roll_back(self, trainer, problem: RollbackNeeded) -> None:
+        """Restore the last good state, scale the lrs, reshuffle the data; or stop for good."""
+        t, step = self.t, trainer.step
+        if self.rollbacks >= t.max_rollbacks or self._snapshot is None:
+            self._emit(
+                trainer,
+                {
+                    "step": step,
+                    "event": "stopped",
+                    "reason": problem.reason,
+                    "rollbacks": self.rollbacks,
+                },
+            )
+            raise GanforgeError(
+                f"{problem.reason} ({self.rollbacks} rollback(s) did not help)",
+                problem.where,
+                problem.fix or "lower --lr-g/--lr-d",
+            )
+        mine, lr_scale = self.state_dict(), trainer.lr_scale
+        since_snapshot = self.events[self._snapshot_events :]
+        # A fresh copy each time: loading must not alias the snapshot, which may serve again.
+        trainer.load_state_dict(cpu_copy(self._snapshot))
+        self.load_state_dict(mine)
+        self.rollbacks += 1
+        self._streak = None
+        trainer.lr_scale = lr_scale * t.rollback_lr_factor
+        trainer.sampler.reseed(t.seed + 1_000_003 * self.rollbacks + trainer.step)
+        trainer.history.extend(since_snapshot)  # events outlive the steps they interrupted
+        event = {
+            "step": step,
+            "event": "rollback",
+            "reason": problem.reason,
+            "to_step": trainer.step,
+            "lr_scale": trainer.lr_scale,
+            "rollbacks": self.rollbacks,
+        }
+        self._emit(trainer, event)
+
+    def _emit(self, trainer, event: dict[str, Any]) -> None:
+        entry = {"kind": "health", **event}
+        self.events.append(entry)
+        trainer.history.append(entry)
+        if self.logger is not None:
+            self.logger.log(trainer, entry, prefix="health")
+        if trainer.dist.is_main:
+            print(f"ganforge: health: {describe(entry)}", file=self.stream, flush=True)
+
+    # ---- reporting and state -----------------------------------------------------------------
+    def summary(self) -> str:
+        """One line: healthy, or how many rollbacks and collapse warnings there were."""
+        rollbacks = [e for e in self.events if e["event"] == "rollback"]
+        collapses = [e for e in self.events if e["event"] == "collapse"]
+        if not rollbacks and not collapses:
+            return "healthy (no NaN/Inf, divergence or collapse detected)"
+        parts = []
+        if rollbacks:
+            steps = ", ".join(str(e["step"]) for e in rollbacks)
+            lr = rollbacks[-1]["lr_scale"]
+            parts.append(f"{len(rollbacks)} rollback(s) (at steps {steps}; lr now x{lr:g})")
+        if collapses:
+            steps = ", ".join(str(e["step"]) for e in collapses)
+            parts.append(f"{len(collapses)} collapse warning(s) (at steps {steps})")
+        return "; ".join(parts) + "; details: ganforge info RUN"
+
+    def state_dict(self) -> dict[str, Any]:
+        """Counters, events and detector state (saved in checkpoints: resume stays exact)."""
+        return {
+            "rollbacks": self.rollbacks,
+            "events": [dict(e) for e in self.events],
+            "streak": list(self._streak) if self._streak else None,
+            "best": dict(self._best),
+            "collapsed": sorted(self._collapsed),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what state_dict saved."""
+        self.rollbacks = int(state["rollbacks"])
+        self.events = [dict(e) for e in state["events"]]
+        self._streak = tuple(state["streak"]) if state.get("streak") else None
+        self._best = dict(state["best"])
+        self._collapsed = set(state["collapsed"])
+        self._snapshot_events = min(self._snapshot_events, len(self.events))
