@@ -9,6 +9,17 @@ from pathlib import Path
 
 from ganforge.errors import GanforgeError
 
+
+def _on_off(text: str) -> bool:
+    """A switch value: on/off (also true/false, yes/no, 1/0)."""
+    value = text.strip().lower()
+    if value in ("on", "true", "yes", "1"):
+        return True
+    if value in ("off", "false", "no", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected on or off, got {text!r}")
+
+
 # flag -> (section, key, type); every one overrides the preset / config file.
 TRAIN_FLAGS = {
     "--data": ("data", "source", str),
@@ -49,6 +60,16 @@ TRAIN_FLAGS = {
     "--eval-ref": ("eval", "reference", str),
     "--eval-extractor": ("eval", "extractor", str),
     "--inception-weights": ("eval", "weights", str),
+    "--minibatch-std": ("model", "minibatch_std", _on_off),
+    "--minibatch-disc": ("model", "minibatch_disc", _on_off),
+    "--pack": ("model", "pack", int),
+    "--diffaugment": ("train", "diffaugment", str),
+    "--ada-target": ("train", "ada_target", float),
+    "--ada-kimg": ("train", "ada_kimg", float),
+    "--monitor": ("train", "monitor", _on_off),
+    "--max-rollbacks": ("train", "max_rollbacks", int),
+    "--rollback-lr-factor": ("train", "rollback_lr_factor", float),
+    "--divergence-window": ("train", "divergence_window", int),
 }
 
 
@@ -76,12 +97,23 @@ def _add_train(sub) -> None:
         help="spectral normalisation in the discriminator",
     )
     p.add_argument("--no-tensorboard", action="store_true", help="skip TensorBoard events")
-    p.add_argument("--fast", action="store_true",
-                   help="fast path: --precision auto, channels_last, fused Adam")
+    p.add_argument(
+        "--fast", action="store_true", help="fast path: --precision auto, channels_last, fused Adam"
+    )
     p.add_argument("--channels-last", action="store_true", default=None)
-    p.add_argument("--compile", action="store_true", default=None,
-                   help="torch.compile G and D (first step takes ~40 s on CPU)")
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        default=None,
+        help="torch.compile G and D (first step takes ~40 s on CPU)",
+    )
     p.add_argument("--quiet", action="store_true", help="plain periodic lines, no progress bar")
+    p.add_argument(
+        "--nproc",
+        type=int,
+        default=None,
+        help="processes (devices) to train on: re-runs itself under torchrun",
+    )
     for flag, (_, _, kind) in TRAIN_FLAGS.items():
         p.add_argument(flag, type=kind, default=None)
 
@@ -197,17 +229,51 @@ def _train_config(args):
     return config, resume
 
 
+def _relaunch_under_torchrun(args) -> int:
+    """`ganforge train --nproc N ...` == `torchrun --standalone --nproc-per-node N -m ganforge train ...`."""
+    import subprocess
+
+    if args.nproc < 1:
+        raise GanforgeError(f"--nproc must be positive, got {args.nproc}")
+    argv = list(args.argv)
+    i = argv.index("--nproc") if "--nproc" in argv else None
+    if i is not None:
+        del argv[i : i + 2]
+    else:
+        argv = [a for a in argv if not a.startswith("--nproc=")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={args.nproc}",
+        "-m",
+        "ganforge",
+        *argv,
+    ]
+    return subprocess.call(cmd)
+
+
 def cmd_train(args) -> int:
+    import os
+
     from ganforge.run import train
+
+    if args.nproc and args.nproc > 1 and "LOCAL_RANK" not in os.environ:
+        return _relaunch_under_torchrun(args)
 
     config, resume = _train_config(args)
     run_dir, summary = train(config, resume=resume, quiet=args.quiet)
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports
+        return 0
     last = summary["last"]
     losses = "  ".join(f"{k}={last[k]:.4f}" for k in ("d_loss", "g_loss") if k in last)
     print(
         f"ganforge: trained {summary['new_steps']} steps (now {summary['steps']}) in "
         f"{summary['seconds']:.1f}s  {losses}"
     )
+    if "health" in summary:
+        print(f"ganforge: health: {summary['health']}")
     print(f"ganforge: run saved to {run_dir}  (samples/, checkpoints/last.pt, generator.pt)")
     print(f"ganforge: next: ganforge sample {run_dir} -n 64 -o grid.png")
     return 0
@@ -328,7 +394,8 @@ def cmd_info(args) -> int:
         "loss": cfg["train"]["loss"],
         "steps_done": state.get("step", 0),
         "steps_planned": cfg["train"]["steps"],
-        "last_log": history[-1] if history else {},
+        "last_log": next((h for h in reversed(history) if "kind" not in h), {}),
+        "health_events": _health_events(run, history),
     }
     if run.is_dir():
         info["files"] = {
@@ -355,7 +422,29 @@ def cmd_info(args) -> int:
         print("last log   " + "  ".join(f"{k}={info['last_log'][k]:.4f}" for k in keys))
     for name, value in info.get("files", {}).items():
         print(f"{name:<10} {value}")
+    from ganforge.training.monitor import describe
+
+    events = info["health_events"]
+    print(f"health     {len(events)} event(s)" if events else "health     no events")
+    for event in events:
+        print(f"  {describe(event)}")
     return 0
+
+
+def _health_events(run: Path, history: list[dict]) -> list[dict]:
+    """The monitor's events: metrics.jsonl keeps those after the last checkpoint too."""
+    log = run / "metrics.jsonl" if run.is_dir() else None
+    if log is not None and log.is_file():
+        events = []
+        for line in log.read_text().splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:  # a line cut short by a crash
+                continue
+            if entry.get("kind") == "health":
+                events.append(entry)
+        return events
+    return [h for h in history if h.get("kind") == "health"]
 
 
 def cmd_presets(args) -> int:
@@ -378,7 +467,9 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run a command; user errors become one line on stderr and exit code 2."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     try:
         return COMMANDS[args.command](args)
     except GanforgeError as e:

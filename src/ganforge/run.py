@@ -12,7 +12,8 @@ from ganforge.errors import GanforgeError
 from ganforge.training.callbacks import Checkpointer, ConsoleProgress, MetricsLogger, SampleGrid
 from ganforge.training.checkpoint import latest_checkpoint, load_file
 from ganforge.training.evaluation import EvalCallback
-from ganforge.training.loop import Trainer
+from ganforge.training import distributed
+from ganforge.training.loop import Trainer, resolve_device
 
 
 def default_run_name(config: Config) -> str:
@@ -68,7 +69,13 @@ def train(
     dataset=None,
 ) -> tuple[Path, dict[str, Any]]:
     """Train (or resume) a run on disk; returns (run directory, summary)."""
-    run_dir = prepare_run_dir(config, resuming=resume is not None)
+    info = distributed.setup(resolve_device(config.train.device).type)
+    if info.is_main:
+        run_dir = prepare_run_dir(config, resuming=resume is not None)
+    # Every rank must write into the one directory rank 0 chose (its name holds a timestamp).
+    config.name = distributed.broadcast_object(config.name)
+    run_dir = Path(config.out) / config.name
+    distributed.barrier()
     trainer = Trainer(config, run_dir, dataset=dataset)
     if resume is not None:
         trainer.resume(latest_checkpoint(resume))

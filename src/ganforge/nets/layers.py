@@ -119,9 +119,11 @@ class MinibatchStdDev(nn.Module):
 class MinibatchDiscrimination(nn.Module):
     """Minibatch discrimination (Salimans et al. 2016, section 3.2): `num_kernels` extra features.
 
-    M_i = f(x_i) T reshaped to (B, C); o(x_i)_b = sum over j != i of exp(-||M_i,b - M_j,b||_1)
-    (the released code excludes j = i), appended to the features (broadcast over H, W for
-    images). D sees how close each sample is to the rest of its batch.
+    M_i = f(x_i) T reshaped to (B, C); c_b(i, j) = exp(-||M_i,b - M_j,b||_1); o(x_i)_b is the
+    mean of c_b(i, j) over the other samples j != i (the paper sums over j and its released code
+    leaves out j = i; the mean, sum / (N - 1), keeps the feature in [0, 1] whatever the batch
+    size). Appended to the features (broadcast over H, W for images): D sees how close each
+    sample is to the rest of its batch.
     """
 
     def __init__(self, in_features: int, num_kernels: int = 16, kernel_dim: int = 8):
@@ -139,7 +141,7 @@ class MinibatchDiscrimination(nn.Module):
         n = x.shape[0]
         m = (x.flatten(1) @ self.T).view(n, self.num_kernels, self.kernel_dim)
         l1 = (m.unsqueeze(0) - m.unsqueeze(1)).abs().sum(3)  # (n, n, B)
-        o = torch.exp(-l1).sum(1) - 1.0  # drop j = i, whose term is exp(0) = 1
+        o = (torch.exp(-l1).sum(1) - 1.0) / max(n - 1, 1)  # drop j = i, whose term is exp(0)
         o = o.view(n, self.num_kernels, *([1] * (x.dim() - 2))).expand(-1, -1, *x.shape[2:])
         return torch.cat([x, o.to(x.dtype)], dim=1)
 

@@ -62,6 +62,30 @@ def broadcast_module(module: nn.Module) -> None:
             dist.broadcast(tensor, 0)
 
 
+def gather_objects(obj, world_size: int) -> list:
+    """Every rank's `obj`, in rank order, on every rank ([obj] when alone)."""
+    if world_size <= 1:
+        return [obj]
+    out: list = [None] * world_size
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def broadcast_object(obj):
+    """Rank 0's `obj` on every rank (obj itself when alone)."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, 0)
+    return box[0]
+
+
+def barrier() -> None:
+    """Wait for every rank (no-op when alone)."""
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        dist.barrier()
+
+
 def teardown() -> None:
     """Leave the process group if one was joined."""
     if dist.is_available() and dist.is_initialized():

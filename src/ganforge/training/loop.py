@@ -400,11 +400,15 @@ class Trainer:
         if state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         self._rng = state["rng"]
-        if self.dist.rank:  # each rank continues its own stream, derived from the saved one
-            with self._fork_rng():
-                set_rng_state(state["rng"], self.device)
-                torch.manual_seed(int(torch.randint(2**62, (1,)).item()) + self.dist.rank)
-                self._rng = rng_state(self.device)
+        rank_rngs = state.get("rank_rng") or []
+        if self.dist.rank:
+            if len(rank_rngs) == self.dist.world_size:  # same world: continue this rank's stream
+                self._rng = rank_rngs[self.dist.rank]
+            else:  # a different world size: a fresh stream per rank, derived from the saved one
+                with self._fork_rng():
+                    set_rng_state(state["rng"], self.device)
+                    torch.manual_seed(int(torch.randint(2**62, (1,)).item()) + self.dist.rank)
+                    self._rng = rng_state(self.device)
         if self._inside:
             set_rng_state(self._rng, self.device)
         self.sampler.load_state_dict(state["sampler"])
@@ -431,6 +435,9 @@ class Trainer:
         Refuses (returns None) when any weight is non-finite: a good checkpoint is never
         overwritten by a bad one.
         """
+        # Every rank's RNG goes into the checkpoint, so a multi-process resume is exact too
+        # (a collective: all ranks call save_checkpoint).
+        rank_rngs = distributed.gather_objects(self._rng_now(), self.dist.world_size)
         if not self.run_dir or not self.dist.is_main:
             return None
         if not (all_finite(self.generator) and all_finite(self.discriminator)):
@@ -438,6 +445,8 @@ class Trainer:
         folder = self.run_dir / "checkpoints"
         folder.mkdir(parents=True, exist_ok=True)
         state = self.state_dict()
+        if self.dist.world_size > 1:
+            state["rank_rng"] = rank_rngs
         atomic_save(state, folder / name)
         if periodic:
             atomic_save(state, folder / f"step_{self.step:07d}.pt")

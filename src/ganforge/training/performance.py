@@ -39,7 +39,9 @@ def resolve_precision(precision: str, device: torch.device) -> tuple[str, str]:
     """`auto` -> the fastest safe precision for the device; returns (precision, reason)."""
     if precision != "auto":
         if precision == "fp16" and device.type == "cpu":
-            raise GanforgeError("fp16 autocast is for GPUs", fix="use --precision bf16 or fp32 on CPU")
+            raise GanforgeError(
+                "fp16 autocast is for GPUs", fix="use --precision bf16 or fp32 on CPU"
+            )
         return precision, "as requested"
     if device.type == "cuda":
         if torch.cuda.is_bf16_supported():
@@ -78,8 +80,9 @@ def configure_cpu(threads: int = 0, local_world_size: int = 1) -> int:
     return n
 
 
-def adam(params, lr: float, betas: tuple[float, float], device: torch.device,
-         fused: bool) -> torch.optim.Adam:
+def adam(
+    params, lr: float, betas: tuple[float, float], device: torch.device, fused: bool
+) -> torch.optim.Adam:
     """Adam, fused into one kernel per step when asked and supported on the device."""
     if fused:
         try:
@@ -94,6 +97,8 @@ def compile_module(module: nn.Module, warn=print) -> nn.Module:
     try:
         return torch.compile(module)
     except Exception as e:  # noqa: BLE001 - any backend failure falls back to eager
-        warn(f"ganforge: warning: torch.compile unavailable ({str(e).splitlines()[0][:100]}); "
-             "running eagerly")
+        warn(
+            f"ganforge: warning: torch.compile unavailable ({str(e).splitlines()[0][:100]}); "
+            "running eagerly"
+        )
         return module
