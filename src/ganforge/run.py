@@ -9,10 +9,10 @@ from typing import Any
 
 from ganforge.config import Config
 from ganforge.errors import GanforgeError
+from ganforge.training import distributed
 from ganforge.training.callbacks import Checkpointer, ConsoleProgress, MetricsLogger, SampleGrid
 from ganforge.training.checkpoint import latest_checkpoint, load_file
 from ganforge.training.evaluation import EvalCallback
-from ganforge.training import distributed
 from ganforge.training.loop import Trainer, resolve_device
 
 
