@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,20 +38,29 @@ class TrainedGenerator:
         labels: torch.Tensor | None = None,
         truncation: float | None = None,
         batch_size: int = 500,
+        generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        """n samples on the CPU (images in [-1, 1]); same seed, same samples."""
+        """n samples on the CPU (images in [-1, 1]); same seed, same samples.
+
+        Conditional runs take ``labels`` (class indices; default: cycling through the classes).
+        A ``generator`` (on the model's device) replaces ``seed``, for drawing batch after batch.
+        """
         if n <= 0:
             raise GanforgeError(f"-n must be positive, got {n}")
         if labels is not None and not self.family.conditional:
             raise GanforgeError(
                 "this run is unconditional: it cannot sample by class", str(self.source)
             )
+        if self.family.conditional:
+            labels = self._checked_labels(n, labels)
         device = next(self.module.parameters()).device
-        g = torch.Generator(device)
-        if seed is None:
-            g.seed()
-        else:
-            g.manual_seed(seed)
+        g = generator
+        if g is None:
+            g = torch.Generator(device)
+            if seed is None:
+                g.seed()
+            else:
+                g.manual_seed(seed)
         out = []
         for start in range(0, n, batch_size):
             m = min(batch_size, n - start)
@@ -60,6 +70,85 @@ class TrainedGenerator:
             y = None if labels is None else labels[start : start + m].to(device)
             out.append(self.module(z) if y is None else self.module(z, y))
         return torch.cat(out).float().cpu()
+
+    def _checked_labels(self, n: int, labels: torch.Tensor | None) -> torch.Tensor:
+        """Labels for n conditional samples: as given (checked), else cycling through the classes."""
+        k = self.config.model.num_classes
+        if labels is None:
+            return torch.arange(n) % k
+        labels = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
+        if labels.numel() != n:
+            raise ValueError(f"{labels.numel()} labels for {n} samples")
+        if labels.numel() and (labels.min() < 0 or labels.max() >= k):
+            bad = int(labels[(labels < 0) | (labels >= k)][0])
+            raise GanforgeError(
+                f"class {bad} is out of range ({k} classes)",
+                str(self.source),
+                f"use an index from 0 to {k - 1} or a class name ({self._names_hint()})",
+            )
+        return labels
+
+    def _names_hint(self) -> str:
+        names = self.class_names
+        shown = ", ".join(names[:12]) + (f", ... ({len(names)} in all)" if len(names) > 12 else "")
+        return f"classes: {shown}"
+
+    def class_index(self, spec: str | int) -> int:
+        """The label of a class named by its name (first) or by its index; a one-line error else."""
+        if not self.family.conditional:
+            raise GanforgeError(
+                "this run is unconditional: it cannot sample by class",
+                str(self.source),
+                "train with --family conditional (e.g. --preset mnist-cgan)",
+            )
+        k, names = self.config.model.num_classes, self.class_names
+        if isinstance(spec, str) and spec in names:
+            return names.index(spec)
+        try:
+            index = int(spec)
+        except (TypeError, ValueError):
+            raise GanforgeError(
+                f"class {spec!r} is not in this run", str(self.source), self._names_hint()
+            ) from None
+        if not 0 <= index < k:
+            raise GanforgeError(
+                f"class {index} is out of range ({k} classes)",
+                str(self.source),
+                f"use an index from 0 to {k - 1} or a class name ({self._names_hint()})",
+            )
+        return index
+
+    def class_labels(
+        self,
+        classes: Sequence[str | int] | None = None,
+        per_class: int | None = None,
+        n: int = 64,
+    ) -> tuple[torch.Tensor | None, list[str] | None]:
+        """Labels to sample and the names of the grid's rows.
+
+        ``per_class``: that many of each class (all, or those in ``classes``), grouped by class,
+        with one row name per class. Otherwise ``n`` labels cycling through ``classes`` (no row
+        names), or (None, None) when neither is given.
+        """
+        if classes is None and per_class is None:
+            return None, None
+        if per_class is not None and per_class <= 0:
+            raise GanforgeError(f"--per-class must be positive, got {per_class}")
+        if not self.family.conditional:
+            raise GanforgeError(
+                "this run is unconditional: it cannot sample by class",
+                str(self.source),
+                "train with --family conditional (e.g. --preset mnist-cgan)",
+            )
+        if classes:
+            indices = [self.class_index(c) for c in classes]
+        else:
+            indices = list(range(self.config.model.num_classes))
+        chosen = torch.tensor(indices, dtype=torch.long)
+        if per_class is None:
+            return chosen[torch.arange(n) % len(indices)], None
+        names = self.class_names or [str(i) for i in range(self.config.model.num_classes)]
+        return chosen.repeat_interleave(per_class), [names[i] for i in indices]
 
     def sampler(self, seed: int = 0):
         """A callable sample(batch_size) -> images, deterministic for a seed (for evaluation).
@@ -81,6 +170,29 @@ class TrainedGenerator:
             return self.family.generate(self.module, batch_size, device, g, labels)
 
         return sample
+
+
+def generate(
+    run: str | Path | TrainedGenerator,
+    labels: int | str | Sequence[int | str] | torch.Tensor,
+    seed: int | None = 0,
+    truncation: float | None = None,
+    device: str = "cpu",
+) -> torch.Tensor:
+    """One sample per label from a conditional run: (N, C, H, W) images in [-1, 1] (or vectors).
+
+    ``labels`` are class indices or class names (a single one gives one sample); same seed,
+    same samples.
+    """
+    model = run if isinstance(run, TrainedGenerator) else load_generator(run, device)
+    if isinstance(labels, torch.Tensor):
+        indices = labels.reshape(-1).long()
+    else:
+        items = [labels] if isinstance(labels, (int, str)) else list(labels)
+        indices = torch.tensor([model.class_index(c) for c in items], dtype=torch.long)
+    if not model.family.conditional:
+        model.class_index(0)  # raises the one-line "unconditional" error
+    return model.sample(len(indices), seed, indices, truncation)
 
 
 def truncate(z: torch.Tensor, threshold: float, generator: torch.Generator) -> torch.Tensor:

@@ -18,6 +18,8 @@ real images only in the discriminator step.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -27,6 +29,9 @@ from ganforge.errors import GanforgeError
 from ganforge.families.base import Family, Logs
 from ganforge.families.unconditional import adversarial_d_terms
 from ganforge.nets import conditional as conditional_nets
+
+if TYPE_CHECKING:  # built by the Trainer (training/augment.py); families never import training
+    from ganforge.training.augment import Augment
 
 
 class _ClassLogitRecorder:
@@ -52,6 +57,11 @@ class ConditionalFamily(Family):
     name = "conditional"
     conditional = True
 
+    def __init__(self, config):
+        super().__init__(config)
+        # DiffAugment/ADA in front of every D call, set by the Trainer (None: off).
+        self.augment: Augment | None = None
+
     @property
     def num_classes(self) -> int:
         """How many classes the data has (filled in from the dataset)."""
@@ -76,9 +86,11 @@ class ConditionalFamily(Family):
         with torch.no_grad():
             fake = G(z, y)
         if not self.acgan:
-            return adversarial_d_terms(self.config, D, real, fake, y, d_step)
+            return adversarial_d_terms(self.config, D, real, fake, y, d_step, self.augment)
         recorder = _ClassLogitRecorder(D)
-        loss, logs = adversarial_d_terms(self.config, recorder, real, fake, None, d_step)
+        loss, logs = adversarial_d_terms(
+            self.config, recorder, real, fake, None, d_step, self.augment
+        )
         class_logits = recorder.class_logits[0].float()  # call 0 is the real batch
         ac_loss = F.cross_entropy(class_logits, y)
         logs["d_ac_loss"] = ac_loss.detach()
@@ -88,6 +100,8 @@ class ConditionalFamily(Family):
     def generator_loss(self, G, D, real, y, step):
         fake = G(self.sample_latent(real.shape[0], real.device), y)
         loss_name = self.config.train.loss
+        if self.augment is not None:  # D only ever sees augmented images, in both steps
+            fake = self.augment(fake)
         if not self.acgan:
             loss = objectives.g_loss(loss_name, D(fake, y))
             return loss, {"g_loss": loss.detach()}

@@ -149,9 +149,12 @@ class ConditionalMLPDiscriminator(_ConditionalDiscriminator):
         num_classes: int,
         conditioning: str = "projection",
         sn: bool = False,
+        minibatch_std: bool = False,
+        minibatch_disc: bool = False,
     ):
-        body = MLPDiscriminator(sample_shape, width, layers, sn)
-        super().__init__(body, width, num_classes, conditioning, sn)
+        body = MLPDiscriminator(sample_shape, width, layers, sn, minibatch_std, minibatch_disc)
+        # The head's input: the last hidden layer plus any anti-collapse features.
+        super().__init__(body, body.net[-1].in_features, num_classes, conditioning, sn)
 
     def trunk(self, x: torch.Tensor) -> torch.Tensor:
         return self.body.net[:-1](x.flatten(1))
@@ -172,8 +175,12 @@ class ConditionalDCGANDiscriminator(_ConditionalDiscriminator):
         conditioning: str = "projection",
         norm: str = "batch",
         sn: bool = False,
+        minibatch_std: bool = False,
+        minibatch_disc: bool = False,
     ):
-        body = DCGANDiscriminator(channels, resolution, width, norm, sn)
+        body = DCGANDiscriminator(
+            channels, resolution, width, norm, sn, minibatch_std, minibatch_disc
+        )
         # The head is a base x base convolution over the whole last feature map: a linear layer.
         head = body.head
         feature_dim = head.in_channels * head.kernel_size[0] * head.kernel_size[1]
@@ -198,7 +205,13 @@ def build(spec) -> tuple[nn.Module, nn.Module]:
             f"unknown generator conditioning {spec.g_conditioning!r}",
             fix=f"use {' or '.join(G_CONDITIONINGS)}",
         )
+    if spec.pack > 1:
+        raise GanforgeError(
+            "PacGAN packing cannot carry class labels",
+            fix="use --pack 1 with the conditional family",
+        )
     shape = tuple(spec.sample_shape)
+    anti_collapse = (spec.minibatch_std, spec.minibatch_disc)
     if spec.arch == "mlp":
         if spec.g_conditioning == "cbn":
             raise GanforgeError(
@@ -209,7 +222,13 @@ def build(spec) -> tuple[nn.Module, nn.Module]:
             spec.latent_dim, shape, spec.g_width, spec.mlp_layers, k, spec.embed_dim
         )
         d = ConditionalMLPDiscriminator(
-            shape, spec.d_width, spec.mlp_layers, k, spec.conditioning, spec.spectral_norm
+            shape,
+            spec.d_width,
+            spec.mlp_layers,
+            k,
+            spec.conditioning,
+            spec.spectral_norm,
+            *anti_collapse,
         )
         return g, d
     if spec.arch == "dcgan":
@@ -236,6 +255,7 @@ def build(spec) -> tuple[nn.Module, nn.Module]:
             spec.conditioning,
             spec.d_norm,
             spec.spectral_norm,
+            *anti_collapse,
         )
         return g, d
     raise GanforgeError(

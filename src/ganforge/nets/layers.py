@@ -108,7 +108,9 @@ class MinibatchStdDev(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n = x.shape[0]
         group = _group_size(n, self.group_size)
-        y = x.reshape(group, n // group, *x.shape[1:]).float()
+        # At least float32: a variance in float16/bfloat16 (autocast) loses the small values.
+        dtype = torch.promote_types(x.dtype, torch.float32)
+        y = x.reshape(group, n // group, *x.shape[1:]).to(dtype)
         var = (y - y.mean(0, keepdim=True)).pow(2).mean(0)  # biased, as ProGAN/StyleGAN2
         stat = (var + self.eps).sqrt().flatten(1).mean(1)  # (n / group,)
         stat = stat.repeat(group).to(x.dtype)  # sample g * (n / group) + m gets group m's value
