@@ -132,6 +132,20 @@ def _add_sample(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--truncation", type=float, default=None, help="truncation trick threshold")
     p.add_argument("--device", default="cpu")
+    p.add_argument(
+        "--class",
+        dest="classes",
+        action="append",
+        metavar="CLASS",
+        help="conditional runs: sample this class (a name, else an index); repeat for several",
+    )
+    p.add_argument(
+        "--per-class",
+        type=int,
+        default=None,
+        metavar="K",
+        help="conditional runs: K samples of each class, one named grid row per class",
+    )
 
 
 def _add_eval(sub) -> None:
@@ -163,6 +177,40 @@ def _add_eval(sub) -> None:
     )
 
 
+def _add_augment(sub) -> None:
+    p = sub.add_parser(
+        "augment",
+        help="export a labelled synthetic dataset from a conditional run",
+        description="Write DIR/<class>/<index>.png and DIR/labels.csv from a conditional run; "
+        "--filter keeps only samples a classifier assigns to their intended class.",
+    )
+    p.add_argument("model", metavar="RUN_OR_FILE")
+    p.add_argument("--per-class", type=int, default=1000, metavar="K", help="images per class")
+    p.add_argument("--out", required=True, metavar="DIR", help="new or empty output folder")
+    p.add_argument(
+        "--class",
+        dest="classes",
+        action="append",
+        metavar="CLASS",
+        help="export only this class (a name, else an index); repeat for several",
+    )
+    p.add_argument(
+        "--filter", action="store_true", help="keep only samples the classifier agrees with"
+    )
+    p.add_argument(
+        "--classifier",
+        default="mnist",
+        help="for --filter: mnist (the shipped digit classifier) or a torch.export .pt2 file "
+        "mapping images in [-1, 1] to logits in the run's class order",
+    )
+    p.add_argument(
+        "--threshold", type=float, default=0.9, help="for --filter: minimum confidence (0.9)"
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--truncation", type=float, default=None, help="truncation trick threshold")
+    p.add_argument("--device", default="cpu")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (also used to document the CLI)."""
     parser = argparse.ArgumentParser(prog="ganforge", description=__doc__)
@@ -173,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_sample(sub)
     _add_eval(sub)
+    _add_augment(sub)
     p = sub.add_parser("info", help="what a run is, how far it got, where its files are")
     p.add_argument("run", metavar="RUN")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -286,7 +335,9 @@ def cmd_sample(args) -> int:
     from ganforge.sampling import load_generator
 
     model = load_generator(args.model, args.device)
-    samples = model.sample(args.n, seed=args.seed, truncation=args.truncation)
+    labels, row_names = model.class_labels(args.classes, args.per_class, args.n)
+    n = args.n if labels is None else len(labels)
+    samples = model.sample(n, seed=args.seed, labels=labels, truncation=args.truncation)
     out = Path(args.output)
     fmt = args.format or ("npy" if out.suffix == ".npy" else "grid" if out.suffix else "png-dir")
     try:
@@ -300,10 +351,10 @@ def cmd_sample(args) -> int:
         elif samples.dim() == 2:
             save_scatter(samples, out)
         else:
-            save_grid(samples, out)
+            save_grid(samples, out, args.per_class, row_names)
     except OSError as e:
         raise GanforgeError(f"cannot write output ({e.strerror})", str(out)) from None
-    print(f"ganforge: wrote {args.n} samples to {out} ({fmt}, step {model.step})")
+    print(f"ganforge: wrote {n} samples to {out} ({fmt}, step {model.step})")
     return 0
 
 
@@ -447,6 +498,25 @@ def _health_events(run: Path, history: list[dict]) -> list[dict]:
     return [h for h in history if h.get("kind") == "health"]
 
 
+def cmd_augment(args) -> int:
+    from ganforge.apps.augment import export_dataset
+
+    report = export_dataset(
+        args.model,
+        args.out,
+        args.per_class,
+        classes=args.classes,
+        filter=args.filter,
+        classifier=args.classifier,
+        threshold=args.threshold,
+        seed=args.seed,
+        truncation=args.truncation,
+        device=args.device,
+    )
+    print("\n".join(report.lines()))
+    return 0
+
+
 def cmd_presets(args) -> int:
     from ganforge.presets import PRESETS
 
@@ -462,6 +532,7 @@ COMMANDS = {
     "eval": cmd_eval,
     "info": cmd_info,
     "presets": cmd_presets,
+    "augment": cmd_augment,
 }
 
 

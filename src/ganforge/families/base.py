@@ -27,6 +27,17 @@ class Family:
         """(generator, discriminator) for this family's config."""
         raise NotImplementedError
 
+    def train_discriminator(self, step: int) -> bool:
+        """Whether the discriminator is updated at this generator step (False: G-only phase)."""
+        return True
+
+    def state_dict(self) -> dict:
+        """Training state the family keeps itself (e.g. CycleGAN's image pool); checkpointed."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what state_dict returned."""
+
     def sample_latent(
         self, n: int, device: torch.device, generator: torch.Generator | None = None
     ) -> torch.Tensor:

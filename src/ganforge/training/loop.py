@@ -246,7 +246,9 @@ class Trainer:
         logs: dict[str, torch.Tensor] = {}
         self._apply_lr_schedule()
         D.requires_grad_(True)
-        for i in range(t.n_critic):
+        # A family may skip D updates (e.g. SRGAN's pixel-loss pretraining phase).
+        d_loss, norm = torch.zeros((), device=self.device), None
+        for i in range(t.n_critic if self.family.train_discriminator(self.step) else 0):
             real, y = self._next_batch()
             d_step = self.step * t.n_critic + i
             with self._autocast():
@@ -254,7 +256,7 @@ class Trainer:
             norm = self._update(
                 d_loss, self.discriminator, self.opt_d, log_now and i == t.n_critic - 1
             )
-        logs.update(d_logs)
+            logs.update(d_logs)
         D.requires_grad_(False)  # the G step needs gradients through D, not of D's weights
         real, y = self._next_batch()
         with self._autocast():
@@ -262,7 +264,9 @@ class Trainer:
         g_norm = self._update(g_loss, self.generator, self.opt_g, log_now)
         logs.update(g_logs)
         if log_now:
-            logs["d_grad_norm"], logs["g_grad_norm"] = norm, g_norm
+            logs["g_grad_norm"] = g_norm
+            if norm is not None:
+                logs["d_grad_norm"] = norm
         if self.ema:
             self.ema.update(self.generator)
         finite = torch.isfinite(d_loss.detach()) & torch.isfinite(g_loss.detach())
@@ -379,6 +383,7 @@ class Trainer:
             "rng": self._rng_now(),
             "sampler": self.sampler.state_dict(),
             "history": list(self.history),
+            "family": self.family.state_dict(),
             "lr_scale": self.lr_scale,
             "health": self.monitor.state_dict() if self.monitor is not None else None,
             "augment": self._augment.state_dict() if self._augment is not None else None,
@@ -411,6 +416,7 @@ class Trainer:
                     self._rng = rng_state(self.device)
         if self._inside:
             set_rng_state(self._rng, self.device)
+        self.family.load_state_dict(state.get("family") or {})
         self.sampler.load_state_dict(state["sampler"])
         self.step = int(state["step"])
         self.history = list(state.get("history", []))

@@ -1,0 +1,1 @@
+"""Application verbs built on trained runs: one module each (augment, ...)."""
