@@ -47,6 +47,19 @@ class ModelConfig:
     minibatch_std: bool = False  # minibatch standard deviation channel (Karras 2018)
     minibatch_disc: bool = False  # minibatch discrimination features (Salimans 2016)
     pack: int = 1  # PacGAN (Lin 2018): D judges `pack` samples at once (1: off)
+    # Super-resolution family (families/srgan.py); the other families ignore these.
+    scale: int = 4  # SR upscaling factor: 2, 3, 4 or 8
+    sr_blocks: int = 16  # SRResNet residual blocks (g_width: their channels)
+    # Anomaly families (apps/anomaly.py); the other families ignore these.
+    ganomaly_w_adv: float = 1.0  # GANomaly (Akcay 2018): weight of the D-feature loss
+    ganomaly_w_con: float = 50.0  # GANomaly: weight of the L1 reconstruction loss
+    ganomaly_w_enc: float = 1.0  # GANomaly: weight of the L2 latent (encoder) loss
+    fanogan_kappa: float = 1.0  # f-AnoGAN (Schlegl 2019): D-feature weight in izi_f
+    # Translation families (pix2pix, cyclegan); arch: unet | resnet (dcgan: the paper's choice)
+    translation_norm: str = ""  # batch | instance | none ("": pix2pix batch, CycleGAN instance)
+    unet_depth: int = 0  # U-Net levels (0: halve down to 1x1, as the paper's 8 levels at 256)
+    resnet_blocks: int = 6  # ResNet translator blocks (CycleGAN: 6 at 128x128, 9 at 256x256)
+    patch_layers: int = 3  # PatchGAN stride-2 layers (3: 70x70 patches, the papers' choice)
 
 
 @dataclass
@@ -94,6 +107,23 @@ class TrainConfig:
     divergence_acc: float = 0.99  # D accuracy on real and on fake at least this ...
     divergence_window: int = 1000  # ... for this many steps while G loss rises (0: no check)
     collapse_ratio: float = 0.5  # diversity/class entropy/modes below this share of its best
+    # Super-resolution family (Ledig 2017; Wang 2018): the content and adversarial terms
+    sr_pretrain_steps: int = 0  # first N steps: pixel loss only, D idle (the PSNR model)
+    sr_pixel_loss: str = "l1"  # l1 | mse
+    sr_pixel_weight: float = 1.0  # weight of the pixel loss after pretraining
+    sr_perceptual: str = "dfeat"  # dfeat (D features, offline) | vgg (needs sr_vgg_weights) | none
+    sr_perceptual_weight: float = 1.0
+    sr_vgg_weights: str = ""  # local torchvision vgg19 weights file for sr_perceptual = vgg
+    sr_adv_weight: float = 5e-3  # weight of the adversarial term (ESRGAN 5e-3, SRGAN 1e-3)
+    sr_relativistic: bool = False  # relativistic average D and G losses (ESRGAN)
+    # f-AnoGAN: the first N steps train the WGAN; the later ones the encoder only (G, D frozen)
+    fanogan_gan_steps: int = 0
+    # Translation families: pix2pix (Isola 2017) and CycleGAN (Zhu 2017) loss terms
+    translation_adv_weight: float = 1.0  # adversarial term (0: L1/cycle only, D never trained)
+    pix2pix_l1_weight: float = 100.0  # lambda of pix2pix's L1 term
+    cycle_weight: float = 10.0  # lambda of CycleGAN's cycle-consistency terms
+    cycle_identity_weight: float = 0.5  # CycleGAN identity terms, as a share of cycle_weight
+    cycle_pool_size: int = 50  # CycleGAN history of generated images shown to D (0: off)
 
 
 @dataclass

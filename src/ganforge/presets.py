@@ -112,6 +112,137 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
             },
         },
     ),
+    "mnist-cgan": (
+        "Conditional DCGAN on MNIST: projection D (Miyato & Koyama 2018), conditional BatchNorm "
+        "in G; sample by digit",
+        {
+            "data": {"source": "mnist", "resolution": 28},
+            "model": {
+                "family": "conditional",
+                "arch": "dcgan",
+                "latent_dim": 64,
+                "g_width": 32,
+                "d_width": 32,
+                "conditioning": "projection",
+                "g_conditioning": "cbn",
+            },
+            "train": {
+                "steps": 6000,
+                "batch_size": 64,
+                "ema": 0.999,
+                "log_every": 100,
+                "sample_every": 500,
+                "checkpoint_every": 1000,
+            },
+        },
+    ),
+    "mnist-acgan": (
+        "AC-GAN (Odena 2017) DCGAN on MNIST: label embedding beside the noise, D with an "
+        "auxiliary classifier",
+        {
+            "data": {"source": "mnist", "resolution": 28},
+            "model": {
+                "family": "conditional",
+                "arch": "dcgan",
+                "latent_dim": 64,
+                "g_width": 32,
+                "d_width": 32,
+                "conditioning": "acgan",
+                "g_conditioning": "embed",
+                "ac_weight": 1.0,
+            },
+            "train": {
+                "steps": 6000,
+                "batch_size": 64,
+                "ema": 0.999,
+                "log_every": 100,
+                "sample_every": 500,
+                "checkpoint_every": 1000,
+            },
+        },
+    ),
+    "ring-cgan": (
+        "Conditional MLP GAN on the 8-Gaussian ring, one label per mode (projection D)",
+        {
+            "data": {"source": "ring"},
+            "model": {
+                "family": "conditional",
+                "arch": "mlp",
+                "latent_dim": 8,
+                "g_width": 128,
+                "d_width": 128,
+                "conditioning": "projection",
+                "embed_dim": 8,
+            },
+            "train": {
+                "steps": 4000,
+                "batch_size": 256,
+                "lr_g": 5e-4,
+                "lr_d": 1e-3,
+                "beta1": 0.5,
+                "lr_decay_start": 0.75,
+                "ema": 0.99,
+                "log_every": 250,
+                "sample_every": 1000,
+                "checkpoint_every": 1000,
+            },
+        },
+    ),
+    "mnist-ganomaly": (
+        "GANomaly (Akcay 2018) on MNIST: encoder-decoder-encoder G, for `ganforge anomaly`",
+        {
+            "data": {"source": "mnist", "resolution": 28},
+            "model": {
+                "family": "ganomaly",
+                "arch": "dcgan",
+                "latent_dim": 100,
+                "g_width": 32,
+                "d_width": 32,
+            },
+            "train": {
+                "steps": 3000,
+                "batch_size": 64,
+                "lr_g": 2e-4,
+                "lr_d": 2e-4,
+                "beta1": 0.5,
+                # Reconstructions start blurry and alike: not a collapse worth warning about.
+                "collapse_ratio": 0.0,
+                "log_every": 100,
+                "sample_every": 1000,
+                "checkpoint_every": 1000,
+            },
+        },
+    ),
+    "mnist-fanogan": (
+        "f-AnoGAN (Schlegl 2019) on MNIST: WGAN-GP, then an izi_f encoder, for `ganforge anomaly`",
+        {
+            "data": {"source": "mnist", "resolution": 28},
+            "model": {
+                "family": "fanogan",
+                "arch": "dcgan",
+                "latent_dim": 100,
+                "g_width": 32,
+                "d_width": 32,
+                "d_norm": "none",
+            },
+            "train": {
+                "steps": 3000,
+                "fanogan_gan_steps": 2000,
+                "batch_size": 64,
+                "loss": "wasserstein",
+                "n_critic": 5,
+                "gp_weight": 10.0,
+                "lr_g": 1e-4,
+                "lr_d": 1e-4,
+                "beta1": 0.0,
+                "beta2": 0.9,
+                "collapse_ratio": 0.0,
+                "log_every": 100,
+                "sample_every": 1000,
+                "checkpoint_every": 1000,
+            },
+        },
+    ),
 }
 
 DEFAULT_PRESET = "digits-dcgan"

@@ -16,7 +16,14 @@ DATA_SOURCES = {
     "digits": "scikit-learn's 1,797 8x8 digits, upscaled (embedded; labels 0-9)",
     "mnist[:PATH]": "MNIST from gzipped IDX files (PATH or $GANFORGE_DATA; labels 0-9)",
     "folder:PATH": "any folder of images, recursive; class subfolders become labels",
+    # Image-to-image translation (data/paired.py): batches are (target B, source A).
+    "paired:A_DIR,B_DIR": "image pairs matched by file name (or paired:AB_DIR, side by side)",
+    "unpaired:A_DIR,B_DIR": "two image domains of any sizes (CycleGAN)",
+    "edges2digits[:test]": "MNIST edge maps -> digits (paired, built in)",
+    "mnist2thick[:test]": "MNIST -> thickened digits (unpaired train, paired test; built in)",
+    "grey2colour[:test]": "grey -> colour crops of the built-in photos (paired)",
 }
+_TRANSLATION_KINDS = ("paired", "unpaired", "edges2digits", "mnist2thick", "grey2colour")
 
 
 def load_dataset(
@@ -24,6 +31,10 @@ def load_dataset(
 ) -> InMemoryDataset:
     """Load a dataset by spec; images come out uint8 (N, C, resolution, resolution)."""
     kind, _, arg = source.partition(":")
+    if kind in _TRANSLATION_KINDS:  # two domains per sample: their own dataset class
+        from ganforge.data.paired import load_translation_data
+
+        return load_translation_data(source, resolution, channels, limit, warn)
     if kind == "ring":
         from ganforge.data.toys import load_ring
 

@@ -6,11 +6,17 @@ from ganforge.config import Config
 from ganforge.errors import GanforgeError
 from ganforge.families.base import Family
 from ganforge.families.conditional import ConditionalFamily
+from ganforge.families.fanogan import FAnoGANFamily
+from ganforge.families.ganomaly import GANomalyFamily
+from ganforge.families.srgan import SRGANFamily
 from ganforge.families.unconditional import UnconditionalFamily
 
 FAMILIES: dict[str, type[Family]] = {
     "unconditional": UnconditionalFamily,
     "conditional": ConditionalFamily,
+    "ganomaly": GANomalyFamily,
+    "fanogan": FAnoGANFamily,
+    "srgan": SRGANFamily,
 }
 
 

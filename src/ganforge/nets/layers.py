@@ -197,3 +197,46 @@ class PackedDiscriminator(nn.Module):
 def pack_discriminator(discriminator: nn.Module, pack: int) -> nn.Module:
     """D itself when pack == 1, else D wrapped in PackedDiscriminator."""
     return discriminator if pack <= 1 else PackedDiscriminator(discriminator, pack)
+
+
+# ---- image-to-image translation (U-Net, ResNet translator, PatchGAN) -----------------------------
+
+TRANSLATION_NORMS = ("batch", "instance", "none")
+
+
+def translation_norm(kind: str, channels: int) -> nn.Module:
+    """Normalisation of the translation nets: batch (pix2pix), instance (CycleGAN) or none.
+
+    Instance norm as in CycleGAN's code: no affine part, no running statistics, so train and eval
+    mode compute the same thing.
+    """
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels, affine=False, track_running_stats=False)
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"unknown translation norm {kind!r}; use one of {TRANSLATION_NORMS}")
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, ...]]:
+    """Reflect-pad H and W evenly on both sides up to a multiple of `multiple`.
+
+    Returns the padded tensor and the box (top, left, H, W) that crop_box cuts back out: this
+    lets the translators take any image size (28x28 MNIST into a net that halves 5 times).
+    """
+    h, w = x.shape[-2:]
+    ph, pw = -h % multiple, -w % multiple
+    box = (ph // 2, pw // 2, h, w)
+    if ph == 0 and pw == 0:
+        return x, box
+    # Reflection needs the pad smaller than the side; replicate covers tiny images.
+    mode = "reflect" if max(ph - ph // 2, pw - pw // 2) < min(h, w) else "replicate"
+    pads = (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2)
+    return torch.nn.functional.pad(x, pads, mode=mode), box
+
+
+def crop_box(x: torch.Tensor, box: tuple[int, ...]) -> torch.Tensor:
+    """The (top, left, H, W) box of pad_to_multiple cut out of x."""
+    top, left, h, w = box
+    return x[..., top : top + h, left : left + w]

@@ -159,9 +159,14 @@ class HealthMonitor:
         self._snapshot_events = len(self.events)
 
     def roll_back(self, trainer, problem: RollbackNeeded) -> None:
-        """Restore the last good state, scale the lrs, reshuffle the data; or stop for good."""
+        """Restore the last good state, scale the lrs, reshuffle the data; or stop for good.
+
+        After `max_rollbacks` it raises GanforgeError, leaving the trainer in the last good state.
+        """
         t, step = self.t, trainer.step
         if self.rollbacks >= t.max_rollbacks or self._snapshot is None:
+            if self._snapshot is not None:  # leave the trainer in its last good state
+                self._restore(trainer)
             self._emit(
                 trainer,
                 {
@@ -176,16 +181,12 @@ class HealthMonitor:
                 problem.where,
                 problem.fix or "lower --lr-g/--lr-d",
             )
-        mine, lr_scale = self.state_dict(), trainer.lr_scale
-        since_snapshot = self.events[self._snapshot_events :]
-        # A fresh copy each time: loading must not alias the snapshot, which may serve again.
-        trainer.load_state_dict(cpu_copy(self._snapshot))
-        self.load_state_dict(mine)
+        lr_scale = trainer.lr_scale
+        self._restore(trainer)
         self.rollbacks += 1
         self._streak = None
         trainer.lr_scale = lr_scale * t.rollback_lr_factor
         trainer.sampler.reseed(t.seed + 1_000_003 * self.rollbacks + trainer.step)
-        trainer.history.extend(since_snapshot)  # events outlive the steps they interrupted
         event = {
             "step": step,
             "event": "rollback",
@@ -195,6 +196,14 @@ class HealthMonitor:
             "rollbacks": self.rollbacks,
         }
         self._emit(trainer, event)
+
+    def _restore(self, trainer) -> None:
+        """Load the snapshot into the trainer; the monitor's own state and events carry on."""
+        mine, since_snapshot = self.state_dict(), self.events[self._snapshot_events :]
+        # A fresh copy each time: loading must not alias the snapshot, which may serve again.
+        trainer.load_state_dict(cpu_copy(self._snapshot))
+        self.load_state_dict(mine)
+        trainer.history.extend(since_snapshot)  # events outlive the steps they interrupted
 
     def _emit(self, trainer, event: dict[str, Any]) -> None:
         entry = {"kind": "health", **event}

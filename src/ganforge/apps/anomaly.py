@@ -1,0 +1,722 @@
+"""`ganforge anomaly`: a GAN-based anomaly detector fitted on normal data only, for images and tables.
+
+Methods (the families do the training on the ONE loop; see their modules for the formulas):
+
+- ``ganomaly`` (Akcay 2018, families/ganomaly.py): score = mean_k |G_E(x)_k - E(G(x))_k|, the
+  L1 distance between the input's code and its reconstruction's code, over latent_dim.
+- ``fanogan`` (Schlegl 2019, families/fanogan.py): score = izi_f = mean (x - G(E(x)))^2
+  + kappa * mean (f(x) - f(G(E(x))))^2, f = the critic's penultimate features.
+
+Higher scores are more anomalous. Every score is computed with all networks in eval mode
+(BatchNorm uses the running statistics learned from the normal training data, never statistics
+of the inputs being scored), in batches that never influence each other: an input gets the same
+score whatever it is scored with.
+
+Data: images (N, C, H, W), from an image folder, MNIST or arrays (uint8 0-255, or float already
+in [-1, 1]), go through DCGAN-style nets; numeric tables (CSV files, 2-D arrays, data frames) go
+through MLPs on columns standardised with the training split's mean and standard deviation.
+
+Threshold: `fit` keeps a random `holdout` share of the normal data out of training and scores it.
+For a false-positive rate alpha, with n held-out scores s_(1) <= ... <= s_(n) and k = floor(alpha
+n), the threshold is s_(n-k) and an input is flagged when its score is above it, so at most a
+share alpha of the held-out normal data is flagged. It needs k >= 1, i.e. n >= 1/alpha held-out
+samples; fewer is an error rather than a threshold nobody can trust.
+
+Heat maps (images): the residual |x - x'| averaged over channels, x' the method's reconstruction
+(GANomaly: G(x); f-AnoGAN: G(E(x))), drawn with a fixed scale: the 99th percentile of the
+held-out normal residuals is the brightest colour, so maps of different inputs compare.
+
+Files: a fitted run directory holds the usual training run (config.toml, checkpoints/, samples/)
+plus ``detector.pt`` (format ``ganforge-anomaly``): the config, both networks' live weights,
+the input shape, column names and standardisation, the held-out scores and the map scale.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ganforge.config import Config, merge
+from ganforge.data.dataset import InMemoryDataset
+from ganforge.data.tables import NumericTable, read_numeric_csv
+from ganforge.errors import GanforgeError
+
+METHODS = ("ganomaly", "fanogan")
+DETECTOR_FORMAT = "ganforge-anomaly"
+DETECTOR_FILE = "detector.pt"
+MIN_TRAIN = 16  # normal samples left for training after the held-out split
+MIN_HOLDOUT = 10
+MAP_PERCENTILE = 99.0
+SCORE_BATCH = 256
+
+# Images start from the MNIST presets (only their nets and training settings are used).
+IMAGE_PRESETS = {"ganomaly": "mnist-ganomaly", "fanogan": "mnist-fanogan"}
+
+# Tables: MLPs on standardised columns (no BatchNorm anywhere).
+_TABLE_COMMON = {"arch": "mlp", "latent_dim": 8, "g_width": 128, "d_width": 128, "mlp_layers": 2}
+TABLE_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
+    "ganomaly": {
+        "model": {"family": "ganomaly", **_TABLE_COMMON},
+        "train": {
+            "steps": 2000,
+            "batch_size": 64,
+            "lr_g": 2e-4,
+            "lr_d": 2e-4,
+            "beta1": 0.5,
+            "collapse_ratio": 0.0,
+        },
+    },
+    "fanogan": {
+        "model": {"family": "fanogan", **_TABLE_COMMON, "d_norm": "none"},
+        "train": {
+            "steps": 3000,
+            "fanogan_gan_steps": 2000,
+            "batch_size": 64,
+            "loss": "wasserstein",
+            "n_critic": 5,
+            "gp_weight": 10.0,
+            "lr_g": 1e-4,
+            "lr_d": 1e-4,
+            "beta1": 0.0,
+            "beta2": 0.9,
+            "collapse_ratio": 0.0,
+        },
+    },
+}
+
+
+# ---- inputs ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Inputs:
+    """Data ready for a detector: images in [-1, 1] (N, C, H, W) or raw table rows (N, D)."""
+
+    data: torch.Tensor
+    kind: str  # "image" | "table"
+    names: list[str]  # one per sample: a file path or a row number
+    columns: list[str] | None = None  # tables only
+    source: str = "array"
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """Shape of one sample."""
+        return tuple(self.data.shape[1:])
+
+
+def _float_images(x: torch.Tensor, where: str) -> torch.Tensor:
+    if x.dtype == torch.uint8:
+        return x.float().div(127.5).sub(1.0)
+    if x.dtype == torch.bool or not (x.is_floating_point() or x.dtype in _INT_TYPES):
+        raise GanforgeError(f"images of dtype {x.dtype} are not supported", where)
+    x = x.float()
+    if not torch.isfinite(x).all():
+        raise GanforgeError("images hold NaN or infinite values", where)
+    if x.numel() and (x.min() < -1.001 or x.max() > 1.001):
+        raise GanforgeError(
+            f"image values span [{float(x.min()):.3g}, {float(x.max()):.3g}]",
+            where,
+            "pass uint8 images (0-255) or floats in [-1, 1]",
+        )
+    return x.clamp(-1.0, 1.0)
+
+
+_INT_TYPES = (torch.int16, torch.int32, torch.int64, torch.int8)
+
+
+def _table_from_frame(frame: Any, where: str) -> NumericTable:
+    """A pandas-like data frame (duck-typed: .columns, .dtypes, .to_numpy) as a numeric table."""
+    columns = [str(c) for c in frame.columns]
+    bad = [
+        str(c) for c, dt in zip(frame.columns, frame.dtypes, strict=True) if dt.kind not in "biuf"
+    ]
+    if bad:
+        raise GanforgeError(
+            f"non-numeric columns: {', '.join(bad[:5])}",
+            where,
+            "drop those columns or encode them as numbers",
+        )
+    return NumericTable(frame.to_numpy(dtype=np.float64), columns, where)
+
+
+def as_inputs(x: Any, columns: Sequence[str] | None = None) -> Inputs:
+    """Normalise what a user passes: arrays/tensors, data frames, InMemoryDataset, NumericTable."""
+    if isinstance(x, Inputs):
+        return x
+    if isinstance(x, NumericTable):
+        return _table_inputs(x.values, x.columns, x.source)
+    if isinstance(x, InMemoryDataset):
+        names = list(x.meta.get("paths") or [str(i) for i in range(len(x))])
+        if x.is_image:
+            return Inputs(x.to_model_range(x.data), "image", names, source=x.name)
+        return _table_inputs(x.data.double().numpy(), columns, x.name)
+    if hasattr(x, "columns") and hasattr(x, "to_numpy"):
+        table = _table_from_frame(x, "data frame")
+        return _table_inputs(table.values, table.columns, "data frame")
+    if isinstance(x, (str, os.PathLike)):
+        raise TypeError("pass data, or load a path with load_inputs(path)")
+    tensor = torch.as_tensor(np.asarray(x)) if not isinstance(x, torch.Tensor) else x
+    tensor = tensor.detach().cpu()
+    if tensor.dim() == 2:
+        if not (tensor.is_floating_point() or tensor.dtype in _INT_TYPES + (torch.uint8,)):
+            raise GanforgeError(f"table values of dtype {tensor.dtype} are not numbers", "array")
+        return _table_inputs(tensor.double().numpy(), columns, "array")
+    if tensor.dim() == 3:
+        tensor = tensor[:, None]
+    if tensor.dim() != 4:
+        raise GanforgeError(
+            f"cannot tell images from tables in an array of shape {tuple(tensor.shape)}",
+            fix="pass (N, D) table rows or (N, C, H, W) / (N, H, W) images",
+        )
+    images = _float_images(tensor, "array")
+    return Inputs(images, "image", [str(i) for i in range(len(images))])
+
+
+def _table_inputs(values: np.ndarray, columns: Sequence[str] | None, source: str) -> Inputs:
+    values = np.asarray(values, dtype=np.float64)
+    if not np.isfinite(values).all():
+        bad = np.flatnonzero(~np.isfinite(values).all(0))
+        names = [columns[j] if columns else f"x{j}" for j in bad[:5]]
+        raise GanforgeError(
+            f"table columns with NaN or infinite values: {', '.join(names)}",
+            source,
+            "fill or drop those rows",
+        )
+    columns = list(columns) if columns is not None else [f"x{j}" for j in range(values.shape[1])]
+    if len(columns) != values.shape[1]:
+        raise GanforgeError(f"{len(columns)} column names for {values.shape[1]} columns", source)
+    names = [str(i) for i in range(len(values))]
+    return Inputs(torch.from_numpy(values), "table", names, columns, source)
+
+
+def load_inputs(spec: str, resolution: int = 32, channels: int = 0) -> Inputs:
+    """Data by spec: `csv:FILE` (or a .csv path), `folder:DIR` (or a folder), or any --data
+    source ganforge trains on (`mnist`, `mnist:test`, `digits`, ...)."""
+    kind, _, arg = spec.partition(":")
+    path = Path(spec)
+    if kind == "csv" or (path.suffix.lower() == ".csv" and kind != "folder"):
+        return as_inputs(read_numeric_csv(arg if kind == "csv" else spec))
+    if kind == "folder" or path.is_dir():
+        from ganforge.data.folder import load_image_folder
+
+        folder = arg if kind == "folder" else spec
+        if not folder:
+            raise GanforgeError("folder: needs a path", fix="use folder:DIR")
+        dataset = load_image_folder(folder, resolution, channels or None)
+        inputs = as_inputs(dataset)
+        inputs.source = f"folder:{folder}"
+        return inputs
+    from ganforge.data import load_dataset
+
+    if not path.exists() and kind not in ("mnist", "digits", "ring", "grid"):
+        raise GanforgeError(
+            "no such file or folder", spec, "pass a folder of images, a .csv file, or csv:/folder:"
+        )
+    dataset = load_dataset(spec, resolution, channels)
+    inputs = as_inputs(dataset)
+    inputs.source = spec
+    return inputs
+
+
+def _unnamed(columns: Sequence[str]) -> bool:
+    """Columns named x0, x1, ... by position (an array without names)."""
+    return all(c == f"x{j}" for j, c in enumerate(columns))
+
+
+def _names(columns: Sequence[str], shown: int = 5) -> str:
+    more = f" and {len(columns) - shown} more" if len(columns) > shown else ""
+    return ", ".join(columns[:shown]) + more
+
+
+def resize_images(images: torch.Tensor, resolution: int) -> torch.Tensor:
+    """Square images at `resolution` (bilinear, antialiased; unchanged when already there)."""
+    if tuple(images.shape[-2:]) == (resolution, resolution):
+        return images
+    return F.interpolate(
+        images.float(),
+        size=(resolution, resolution),
+        mode="bilinear",
+        antialias=True,
+        align_corners=False,
+    ).clamp(-1, 1)
+
+
+# ---- the detector ----------------------------------------------------------------------------
+
+
+def detector_config(
+    method: str, inputs: Inputs, steps: int | None = None, overrides: dict | None = None
+) -> Config:
+    """The training config for a method on these inputs (presets for images, MLPs for tables)."""
+    from ganforge.presets import get_preset
+
+    if method not in METHODS:
+        raise GanforgeError(f"unknown anomaly method {method!r}", fix=f"use {' or '.join(METHODS)}")
+    if inputs.kind == "image":
+        config = get_preset(IMAGE_PRESETS[method])
+        c, h = inputs.sample_shape[0], inputs.sample_shape[-1]
+        config = merge(config, {"data": {"source": inputs.source, "resolution": h, "channels": c}})
+    else:
+        config = merge(Config(), TABLE_OVERRIDES[method])
+        config.data.source = inputs.source
+    if steps is not None:
+        t = config.train
+        if method == "fanogan":  # keep the preset's share of WGAN steps
+            t.fanogan_gan_steps = max(1, round(steps * t.fanogan_gan_steps / t.steps))
+        t.steps = steps
+    if overrides:
+        config = merge(config, overrides)
+    # Nothing to pick a best checkpoint by, and scoring uses the live networks, not an EMA.
+    config.train.ema = 0.0
+    return config
+
+
+def threshold_at(holdout_scores: np.ndarray, fpr: float) -> float:
+    """The score above which at most a share `fpr` of the held-out normal scores lie."""
+    if not 0.0 < fpr < 1.0:
+        raise GanforgeError(f"--fpr must be in (0, 1), got {fpr!r}")
+    scores = np.sort(np.asarray(holdout_scores, dtype=np.float64))
+    n = len(scores)
+    k = math.floor(fpr * n + 1e-9)
+    if k < 1:
+        raise GanforgeError(
+            f"too little held-out normal data for --fpr {fpr:g}: {n} held-out samples",
+            fix=f"fit on more normal data (at least {math.ceil(1 / fpr)} held out), "
+            "a larger --holdout, or a larger --fpr",
+        )
+    return float(scores[n - 1 - k])
+
+
+class AnomalyDetector:
+    """Fit on normal data only, then score new data (higher = more anomalous), scikit-learn style.
+
+    ``AnomalyDetector("ganomaly").fit(x).score(x_new)``; `predict` flags inputs above the
+    threshold calibrated at `fpr` on held-out normal data; `residual_maps` explains image scores.
+    """
+
+    def __init__(
+        self,
+        method: str = "ganomaly",
+        steps: int | None = None,
+        *,
+        holdout: float = 0.2,
+        fpr: float = 0.05,
+        seed: int = 0,
+        resolution: int | None = None,
+        batch_size: int | None = None,
+        device: str = "cpu",
+        overrides: dict | None = None,
+        quiet: bool = True,
+    ):
+        if method not in METHODS:
+            raise GanforgeError(
+                f"unknown anomaly method {method!r}", fix=f"use {' or '.join(METHODS)}"
+            )
+        if not 0.0 < holdout < 1.0:
+            raise GanforgeError(f"--holdout must be in (0, 1), got {holdout!r}")
+        if not 0.0 < fpr < 1.0:
+            raise GanforgeError(f"--fpr must be in (0, 1), got {fpr!r}")
+        self.method, self.steps, self.holdout, self.fpr = method, steps, holdout, fpr
+        self.seed, self.resolution, self.batch_size = seed, resolution, batch_size
+        self.device, self.overrides, self.quiet = device, overrides, quiet
+        self.config_: Config | None = None
+
+    # ---- fitting -----------------------------------------------------------------------------
+    def fit(self, x: Any, run_dir: str | Path | None = None) -> AnomalyDetector:
+        """Train on normal data `x`; with `run_dir` the training run and detector.pt go there."""
+        inputs = as_inputs(x)
+        self.kind_, self.input_shape_ = inputs.kind, inputs.sample_shape
+        data = self._resize(inputs.data) if inputs.kind == "image" else inputs.data
+        train, held = self._split(len(data))
+        self.columns_ = inputs.columns
+        if inputs.kind == "table":
+            self.mean_ = data[train].mean(0)
+            std = data[train].std(0, correction=0)
+            self.std_ = torch.where(std > 0, std, torch.ones_like(std))  # constant columns
+            data = (data - self.mean_) / self.std_
+        else:
+            self.mean_ = self.std_ = None
+        data = data.float()
+        overrides = dict(self.overrides or {})
+        overrides.setdefault("train", {})
+        overrides["train"] = {"seed": self.seed, "device": self.device, **overrides["train"]}
+        if self.batch_size:
+            overrides["train"]["batch_size"] = self.batch_size
+        config = detector_config(
+            self.method, Inputs(data, inputs.kind, [], None, inputs.source), self.steps, overrides
+        )
+        dataset = InMemoryDataset(data[train], name=inputs.source)
+        G, D = self._train(config, dataset, run_dir)
+        self._use_networks(config, G, D)
+        scores, recs = self._score_model_space(data[held])
+        self.holdout_scores_ = np.sort(scores.numpy().astype(np.float64))
+        self.map_scale_ = None
+        if inputs.kind == "image":
+            residual = (data[held] - recs).abs().mean(1)
+            self.map_scale_ = max(float(np.percentile(residual.numpy(), MAP_PERCENTILE)), 1e-6)
+        self.run_dir_ = Path(run_dir) if run_dir else None
+        if self.run_dir_:
+            self.save(self.run_dir_ / DETECTOR_FILE)
+        return self
+
+    def _resize(self, images: torch.Tensor) -> torch.Tensor:
+        """At fit: bring images to the model resolution: `resolution`, else the input's own if
+        DCGAN can use it (4*2^k or 7*2^k), else 32."""
+        from ganforge.nets.layers import base_size
+
+        h, w = images.shape[-2:]
+        target = self.resolution
+        if target is None:
+            try:
+                base_size(h)
+                target = h if h == w else 32
+            except ValueError:
+                target = 32
+        self.resolution_ = target
+        return resize_images(images, target)
+
+    def _split(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Random (train, held-out) indices; refuse when either part is too small."""
+        n_held = round(self.holdout * n)
+        need = max(MIN_HOLDOUT, math.ceil(1 / self.fpr - 1e-9))
+        if n_held < need or n - n_held < MIN_TRAIN:
+            need_total = max(math.ceil(need / self.holdout), need + MIN_TRAIN)
+            raise GanforgeError(
+                f"too little normal data: {n} samples give {n_held} held out for the threshold "
+                f"at --fpr {self.fpr:g} (need {need}) and {n - n_held} for training "
+                f"(need {MIN_TRAIN})",
+                fix=f"fit on at least {need_total} normal samples, or raise --holdout / --fpr",
+            )
+        perm = torch.from_numpy(np.random.default_rng(self.seed).permutation(n))
+        return perm[n_held:], perm[:n_held]
+
+    def _train(self, config: Config, dataset: InMemoryDataset, run_dir: str | Path | None):
+        """Train on the ONE loop; returns the live (generator, discriminator) state dicts."""
+        if run_dir is None:
+            from ganforge.training.loop import Trainer
+
+            trainer = Trainer(config, dataset=dataset)
+            trainer.fit()
+            return trainer.generator.state_dict(), trainer.discriminator.state_dict()
+        from ganforge.run import train
+        from ganforge.training.checkpoint import FORMAT, load_file
+
+        run_dir = Path(run_dir)
+        config.out, config.name = str(run_dir.parent), run_dir.name
+        if (run_dir / DETECTOR_FILE).exists():
+            raise GanforgeError(
+                "the run directory already holds a detector", str(run_dir), "choose another -o"
+            )
+        run_dir, _ = train(config, quiet=self.quiet, dataset=dataset)
+        state = load_file(run_dir / "checkpoints" / "last.pt", (FORMAT,))
+        return state["generator"], state["discriminator"]
+
+    def _use_networks(self, config: Config, g_state: dict, d_state: dict) -> None:
+        from ganforge.families import make_family
+
+        self.config_ = config
+        self.family_ = make_family(config)
+        G, D = self.family_.build()
+        G.load_state_dict(g_state)
+        D.load_state_dict(d_state)
+        device = torch.device(self.device)
+        # Eval mode for good: BatchNorm must never learn statistics from the data being scored.
+        self.generator_, self.discriminator_ = G.to(device).eval(), D.to(device).eval()
+
+    # ---- scoring -----------------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if self.config_ is None:
+            raise GanforgeError("the detector is not fitted", fix="call fit(normal_data) first")
+
+    def _to_model_space(self, x: Any) -> torch.Tensor:
+        """Inputs as the networks saw the training data, after checking they match the fit."""
+        self._check_fitted()
+        inputs = as_inputs(x)
+        if inputs.kind != self.kind_:
+            raise GanforgeError(
+                f"the detector was fitted on {self.kind_}s, the input holds {inputs.kind}s",
+                inputs.source,
+            )
+        if inputs.kind == "table":
+            return self._table_to_model(inputs)
+        model_shape = tuple(self.config_.model.sample_shape)
+        if inputs.sample_shape not in (tuple(self.input_shape_), model_shape):
+            raise GanforgeError(
+                f"images of shape {inputs.sample_shape}, the detector was fitted on "
+                f"{tuple(self.input_shape_)}",
+                inputs.source,
+                "score images of the fitted shape",
+            )
+        return resize_images(inputs.data, model_shape[-1]).float()
+
+    def _table_to_model(self, inputs: Inputs) -> torch.Tensor:
+        """Same columns as the fit (by name, any order; unnamed arrays by position), standardised."""
+        fitted, given = list(self.columns_), list(inputs.columns or [])
+        data = inputs.data
+        if _unnamed(fitted) or _unnamed(given):
+            if len(given) != len(fitted):
+                raise GanforgeError(
+                    f"the input has {len(given)} columns, the detector was fitted on {len(fitted)}",
+                    inputs.source,
+                    "score a table with the fitted columns",
+                )
+        elif given != fitted:
+            missing = [c for c in fitted if c not in given]
+            extra = [c for c in given if c not in fitted]
+            if missing or extra:
+                parts = [f"missing: {_names(missing)}"] if missing else []
+                parts += [f"not in the fit: {_names(extra)}"] if extra else []
+                raise GanforgeError(
+                    f"the input's columns differ from the fit ({'; '.join(parts)})",
+                    inputs.source,
+                    "score a table with exactly the fitted columns",
+                )
+            data = data[:, [given.index(c) for c in fitted]]  # same columns, another order
+        return ((data - self.mean_) / self.std_).float()
+
+    @torch.no_grad()
+    def _score_model_space(self, data: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        device = next(self.generator_.parameters()).device
+        self.generator_.eval()
+        self.discriminator_.eval()
+        scores, recs = [], []
+        for start in range(0, len(data), SCORE_BATCH):
+            batch = data[start : start + SCORE_BATCH].to(device)
+            s, r = self.family_.anomaly_score(self.generator_, self.discriminator_, batch)
+            scores.append(s.float().cpu())
+            recs.append(r.float().cpu())
+        if not scores:
+            return torch.zeros(0), torch.zeros(0, *data.shape[1:])
+        return torch.cat(scores), torch.cat(recs)
+
+    def score(self, x: Any) -> np.ndarray:
+        """Anomaly scores, one per sample (higher = more anomalous); see the module docstring."""
+        return self._score_model_space(self._to_model_space(x))[0].numpy().astype(np.float64)
+
+    def threshold(self, fpr: float | None = None) -> float:
+        """The score threshold at false-positive rate `fpr` (default: the detector's)."""
+        self._check_fitted()
+        return threshold_at(self.holdout_scores_, self.fpr if fpr is None else fpr)
+
+    def predict(self, x: Any, fpr: float | None = None) -> np.ndarray:
+        """True where the score is above the threshold at `fpr` (an anomaly)."""
+        threshold = self.threshold(fpr)
+        return self.score(x) > threshold
+
+    def score_and_maps(self, x: Any) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
+        """(scores, images in [-1, 1] as scored, residual maps (N, H, W)); images only."""
+        data = self._to_model_space(x)
+        if self.kind_ != "image":
+            raise GanforgeError("heat maps are for images; this detector was fitted on a table")
+        scores, recs = self._score_model_space(data)
+        return scores.numpy().astype(np.float64), data, (data - recs).abs().mean(1)
+
+    def residual_maps(self, x: Any) -> np.ndarray:
+        """|x - x'| averaged over channels, (N, H, W), x' the method's reconstruction."""
+        return self.score_and_maps(x)[2].numpy()
+
+    # ---- files -------------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted detector (weights, config, calibration) to one torch file."""
+        from ganforge.training.checkpoint import FORMAT_VERSION, atomic_save
+
+        self._check_fitted()
+        state = {
+            "format": DETECTOR_FORMAT,
+            "format_version": FORMAT_VERSION,
+            "method": self.method,
+            "config": self.config_.to_dict(),
+            "generator": self.generator_.state_dict(),
+            "discriminator": self.discriminator_.state_dict(),
+            "kind": self.kind_,
+            "input_shape": list(self.input_shape_),
+            "resolution": getattr(self, "resolution_", None),
+            "columns": self.columns_,
+            "mean": self.mean_,
+            "std": self.std_,
+            "holdout_scores": torch.from_numpy(self.holdout_scores_),
+            "map_scale": self.map_scale_,
+            "fpr": self.fpr,
+            "holdout": self.holdout,
+            "seed": self.seed,
+        }
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_save(state, path)
+        return path
+
+    @classmethod
+    def load(cls, run_or_file: str | Path, device: str = "cpu") -> AnomalyDetector:
+        """A detector saved by `fit(run_dir=...)` or `save`: a run directory or detector file."""
+        from ganforge.training.checkpoint import load_file
+
+        path = Path(run_or_file)
+        if path.is_dir():
+            path = path / DETECTOR_FILE
+            if not path.is_file():
+                raise GanforgeError(
+                    "no anomaly detector in this run directory",
+                    str(path.parent),
+                    "fit one with `ganforge anomaly fit --data ... -o RUN`",
+                )
+        state = load_file(path, (DETECTOR_FORMAT,))
+        detector = cls(
+            state["method"],
+            holdout=state["holdout"],
+            fpr=state["fpr"],
+            seed=state["seed"],
+            resolution=state["resolution"],
+            device=device,
+        )
+        detector.kind_, detector.input_shape_ = state["kind"], tuple(state["input_shape"])
+        detector.resolution_ = state["resolution"]
+        detector.columns_ = state["columns"]
+        detector.mean_, detector.std_ = state["mean"], state["std"]
+        detector.holdout_scores_ = state["holdout_scores"].numpy()
+        detector.map_scale_ = state["map_scale"]
+        detector.run_dir_ = path.parent
+        config = Config.from_dict(state["config"], str(path))
+        detector._use_networks(config, state["generator"], state["discriminator"])
+        return detector
+
+
+# ---- heat map images -------------------------------------------------------------------------
+
+
+def heatmap_panel(image: torch.Tensor, residual: torch.Tensor, scale: float) -> np.ndarray:
+    """[input | residual heat map] side by side as (H, 2W + gap, 3) uint8, at least 96 px high."""
+    from matplotlib import colormaps
+
+    grey = ((image.float().clamp(-1, 1) + 1) * 127.5).round().byte()
+    grey = grey.expand(3, -1, -1) if grey.shape[0] == 1 else grey[:3]
+    left = grey.permute(1, 2, 0).numpy()
+    heat = (residual.float() / scale).clamp(0, 1).numpy()
+    right = (colormaps["inferno"](heat)[..., :3] * 255).round().astype(np.uint8)
+    h, w = left.shape[:2]
+    gap = np.full((h, max(1, w // 16), 3), 255, dtype=np.uint8)
+    panel = np.concatenate([left, gap, right], axis=1)
+    factor = max(1, math.ceil(96 / h))
+    return panel.repeat(factor, 0).repeat(factor, 1)
+
+
+def write_maps(
+    folder: str | Path,
+    names: Sequence[str],
+    images: torch.Tensor,
+    residuals: torch.Tensor,
+    scale: float,
+) -> list[Path]:
+    """One PNG per input under `folder`, named after its file (or row index) with .png."""
+    from PIL import Image
+
+    folder = Path(folder)
+    paths = []
+    for name, image, residual in zip(names, images, residuals, strict=True):
+        relative = (
+            Path(name).with_suffix(".png") if not name.isdigit() else Path(f"{int(name):06d}.png")
+        )
+        target = folder / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(heatmap_panel(image, residual, scale)).save(target)
+        paths.append(target)
+    return paths
+
+
+# ---- the CLI verbs ---------------------------------------------------------------------------
+
+
+def fit_command(
+    data: str,
+    out: str | Path,
+    method: str = "ganomaly",
+    steps: int | None = None,
+    resolution: int | None = None,
+    channels: int = 0,
+    holdout: float = 0.2,
+    fpr: float = 0.05,
+    seed: int = 0,
+    batch_size: int | None = None,
+    device: str = "cpu",
+    quiet: bool = False,
+) -> list[str]:
+    """`ganforge anomaly fit`: load normal data, fit, save RUN/detector.pt; report lines."""
+    if resolution is None:
+        resolution = 28 if data.split(":")[0] == "mnist" else 32
+    inputs = load_inputs(data, resolution, channels)
+    detector = AnomalyDetector(
+        method,
+        steps,
+        holdout=holdout,
+        fpr=fpr,
+        seed=seed,
+        resolution=resolution,
+        batch_size=batch_size,
+        device=device,
+        quiet=quiet,
+    )
+    detector._split(len(inputs.data))  # too little data: say so before training
+    detector.fit(inputs, run_dir=out)
+    n_held = len(detector.holdout_scores_)
+    what = f"{len(inputs.data)} {inputs.kind} samples" + (
+        f" x {len(inputs.columns or [])} columns" if inputs.kind == "table" else ""
+    )
+    return [
+        f"ganforge: fitted {method} on {what} ({len(inputs.data) - n_held} train, "
+        f"{n_held} held out) in {detector.config_.train.steps} steps",
+        f"ganforge: threshold {detector.threshold():.6g} at --fpr {fpr:g} "
+        f"(held-out normal scores: median {np.median(detector.holdout_scores_):.6g})",
+        f"ganforge: detector saved to {Path(out) / DETECTOR_FILE}",
+        f"ganforge: next: ganforge anomaly score {out} INPUT -o scores.csv",
+    ]
+
+
+def score_command(
+    run: str | Path,
+    data: str,
+    out: str | Path,
+    fpr: float | None = None,
+    maps: str | Path | None = None,
+    device: str = "cpu",
+) -> list[str]:
+    """`ganforge anomaly score`: score a folder / CSV with a fitted run; write scores.csv."""
+    detector = AnomalyDetector.load(run, device)
+    threshold = detector.threshold(fpr)  # an impossible --fpr fails before any work
+    if detector.kind_ == "image":
+        c, res = detector.config_.model.sample_shape[0], detector.config_.model.sample_shape[-1]
+        inputs = load_inputs(data, res, c)
+    else:
+        inputs = load_inputs(data)
+    if maps is not None and detector.kind_ != "image":
+        raise GanforgeError("--maps draws heat maps of images; this detector scores tables")
+    if maps is not None:
+        scores, images, residuals = detector.score_and_maps(inputs)
+        write_maps(maps, inputs.names, images, residuals, detector.map_scale_)
+    else:
+        scores = detector.score(inputs)
+    flags = scores > threshold
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    key = "path" if detector.kind_ == "image" else "row"
+    with open(out, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow([key, "score", "anomaly"])
+        for name, score, flag in zip(inputs.names, scores, flags, strict=True):
+            writer.writerow([name, f"{score:.8g}", int(flag)])
+    rate = detector.fpr if fpr is None else fpr
+    lines = [
+        f"ganforge: scored {len(scores)} inputs with {detector.method}; threshold "
+        f"{threshold:.6g} at --fpr {rate:g}; {int(flags.sum())} flagged as anomalies",
+        f"ganforge: scores written to {out}",
+    ]
+    if maps is not None:
+        lines.append(f"ganforge: heat maps written to {maps}/")
+    return lines

@@ -1,0 +1,242 @@
+"""Super-resolution GANs: SRResNet / SRGAN (Ledig et al. 2017) and the relativistic loss of
+ESRGAN (Wang et al. 2018), on the one trainer.
+
+Batches are (HR crop, LR crop) pairs (``data/sr.py``); G maps LR to HR, D judges HR crops.
+
+Two phases, as in the paper, in one run:
+
+1. Steps ``0 .. sr_pretrain_steps - 1``: the PSNR-oriented model. D is not updated
+   (``train_discriminator`` is False) and the generator's loss is the pixel loss alone
+   (``sr_pixel_loss``: L1, or MSE as SRResNet-MSE).
+2. Later steps: adversarial fine-tuning. D learns with ``train.loss`` (any objective, GP/R1/
+   DiffAugment apply) or, with ``sr_relativistic``, the relativistic average loss of ESRGAN;
+   G minimises ``sr_pixel_weight * pixel + sr_perceptual_weight * perceptual +
+   sr_adv_weight * adversarial``.
+
+A run with ``sr_pretrain_steps >= steps`` is the PSNR model only (presets ``photos-srresnet-*``).
+
+Perceptual term (``sr_perceptual``):
+
+- ``vgg``: L1 distance of VGG19 conv5_4 features (before activation, ESRGAN) of SR and HR, with
+  weights the user supplies as a local file (``sr_vgg_weights``: torchvision's vgg19 state dict);
+  nothing is downloaded.
+- ``dfeat`` (the offline default): L1 distance, per sample, of the discriminator's activations
+  after each of its four stride-2 stages on SR and on HR (the feature-matching loss of
+  pix2pixHD, Wang et al. 2018, used by SRFeat, Park et al. 2018, for SR). The features are those
+  of a network trained on exactly this data, which is the point of VGG's features, without an
+  ImageNet download; they are no ImageNet-semantic features, so textures differ from VGG's.
+- ``none``: pixel + adversarial only.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ganforge import objectives
+from ganforge.data.sr import bicubic_resize
+from ganforge.errors import GanforgeError
+from ganforge.families.base import Family, Logs
+from ganforge.families.unconditional import adversarial_d_terms
+from ganforge.nets import srresnet
+
+if TYPE_CHECKING:  # built by the Trainer (training/augment.py); families never import training
+    from ganforge.training.augment import Augment
+
+_PREVIEW = 4  # LR/HR pairs kept for the training sample grids
+
+
+def pixel_loss(name: str, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+    """Mean absolute (l1) or squared (mse) error of SR against HR."""
+    return F.l1_loss(sr, hr) if name == "l1" else F.mse_loss(sr, hr)
+
+
+def feature_distance(
+    sr_features: list[torch.Tensor], hr_features: list[torch.Tensor]
+) -> torch.Tensor:
+    """Per-sample L1 distance of feature maps (HR ones are targets), averaged over layers."""
+    return torch.stack(
+        [
+            F.l1_loss(s.float(), h.detach().float())
+            for s, h in zip(sr_features, hr_features, strict=True)
+        ]
+    ).mean()
+
+
+class SRGANFamily(Family):
+    """G(LR) -> SR; D(HR) -> logit. Pixel pretraining, then adversarial fine-tuning."""
+
+    name = "srgan"
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.augment: Augment | None = None
+        self._vgg: nn.Module | None = None
+        self._preview: dict[str, torch.Tensor] = {}
+        _validate(config)
+
+    def build(self) -> tuple[nn.Module, nn.Module]:
+        return srresnet.build(self.config.model)
+
+    def train_discriminator(self, step: int) -> bool:
+        return step >= self.config.train.sr_pretrain_steps
+
+    # ---- losses ------------------------------------------------------------------------------
+    def discriminator_loss(self, G, D, real, y, d_step):
+        lr = _checked_lr(y)
+        with torch.no_grad():
+            sr = G(lr)
+        if not self.config.train.sr_relativistic:
+            return adversarial_d_terms(self.config, D, real, sr, None, d_step, self.augment)
+        judge = self.augment.wrap(D) if self.augment is not None else D
+        real_logits, fake_logits = judge(real), judge(sr)
+        if self.augment is not None:
+            self.augment.observe_real(real_logits)
+        loss = objectives.relativistic_d_loss(real_logits, fake_logits)
+        real_d, fake_d = real_logits.detach().float(), fake_logits.detach().float()
+        logs: Logs = {
+            "d_loss": loss.detach(),
+            "d_real": real_d.mean(),
+            "d_fake": fake_d.mean(),
+            # Relativistic "accuracy": is a real judged more real than the average fake?
+            "d_acc_real": (real_d > fake_d.mean()).float().mean(),
+            "d_acc_fake": (fake_d < real_d.mean()).float().mean(),
+        }
+        return loss, logs
+
+    def generator_loss(self, G, D, real, y, step):
+        lr = _checked_lr(y)
+        t = self.config.train
+        if not self._preview:  # the first batch of the run: fixed pairs for the sample grids
+            self._preview = {"hr": real[:_PREVIEW].detach().cpu(), "lr": lr[:_PREVIEW].cpu()}
+        if t.sr_perceptual == "vgg" and self._vgg is None:
+            # Loaded at step 0 so a bad weights file fails at once, not after pretraining.
+            self._vgg = srresnet.VGG19Features(t.sr_vgg_weights).to(real.device)
+        sr = G(lr)
+        pixel = pixel_loss(t.sr_pixel_loss, sr, real)
+        logs: Logs = {"pixel": pixel.detach(), "psnr_rgb": _psnr(sr.detach(), real)}
+        if step < t.sr_pretrain_steps:
+            logs["g_loss"] = pixel.detach()
+            return pixel, logs
+        fake_logits, perceptual = self._judge_and_compare(D, sr, real)
+        if t.sr_relativistic:
+            with torch.no_grad():
+                real_logits = (self.augment.wrap(D) if self.augment is not None else D)(real)
+            adversarial = objectives.relativistic_g_loss(real_logits, fake_logits)
+        else:
+            adversarial = objectives.g_loss(t.loss, fake_logits)
+        loss = t.sr_pixel_weight * pixel + t.sr_adv_weight * adversarial
+        if perceptual is not None:
+            loss = loss + t.sr_perceptual_weight * perceptual
+            logs["perceptual"] = perceptual.detach()
+        logs.update({"g_adv": adversarial.detach(), "g_loss": loss.detach()})
+        return loss, logs
+
+    def _judge_and_compare(
+        self, D: nn.Module, sr: torch.Tensor, hr: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """D's logits on SR (augmented when DiffAugment is on) and the perceptual distance."""
+        kind = self.config.train.sr_perceptual
+        perceptual = None
+        if kind == "dfeat":
+            # The features must come from the plain D (one module, one call for both uses).
+            inner = getattr(D, "_orig_mod", D)  # torch.compile wraps the module
+            fake_logits, sr_features = inner.features(sr)
+            with torch.no_grad():
+                _, hr_features = inner.features(hr)
+            perceptual = feature_distance(sr_features, hr_features)
+            if self.augment is None:
+                return fake_logits, perceptual
+        elif kind == "vgg":
+            with torch.no_grad():
+                target = self._vgg(hr)
+            perceptual = F.l1_loss(self._vgg(sr), target)
+        judge = self.augment.wrap(D) if self.augment is not None else D
+        return judge(sr), perceptual
+
+    # ---- samples -----------------------------------------------------------------------------
+    def sample_latent(self, n, device, generator=None):
+        raise GanforgeError(
+            "a super-resolution run upscales images; it does not sample from noise",
+            fix="use `ganforge upscale RUN input.png -o output.png`",
+        )
+
+    def generate(self, G, n, device, generator=None, labels=None):
+        """Training previews: rows of (LR nearest-upscaled, bicubic, model, HR) for fixed pairs."""
+        if not self._preview:
+            self.sample_latent(n, device)  # raises the one-line explanation
+        lr = self._preview["lr"].to(device)
+        hr = self._preview["hr"].to(device)
+        size = hr.shape[-2:]
+        rows = torch.stack(
+            [
+                F.interpolate(lr, size=size, mode="nearest"),
+                bicubic_resize(lr, tuple(size)),
+                G(lr).clamp(-1, 1),
+                hr,
+            ],
+            dim=1,
+        )
+        return rows.flatten(0, 1)[:n]
+
+    def state_dict(self) -> dict:
+        return dict(self._preview)
+
+    def load_state_dict(self, state: dict) -> None:
+        self._preview = {k: v.clone() for k, v in state.items()}
+
+
+def _checked_lr(y: torch.Tensor | None) -> torch.Tensor:
+    if y is None or not torch.is_tensor(y) or y.dim() != 4:
+        raise GanforgeError(
+            "the srgan family trains on (HR, LR) image pairs, not on a plain image dataset",
+            fix="train with the ganforge CLI, or pass dataset=ganforge.data.sr.sr_dataset_for(config)",
+        )
+    return y
+
+
+def _psnr(sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+    """PSNR in dB of [-1, 1] images over all channels (a cheap training signal, not the metric)."""
+    mse = (sr.float().clamp(-1, 1) - hr.float()).pow(2).mean().clamp(min=1e-10)
+    return 10 * torch.log10(4.0 / mse)
+
+
+def _validate(config) -> None:
+    """Reject impossible SR settings with one clear line each."""
+    m, t = config.model, config.train
+    if m.scale not in srresnet.SCALES:
+        raise GanforgeError(
+            f"unsupported --scale {m.scale}",
+            fix=f"use one of {', '.join(map(str, srresnet.SCALES))}",
+        )
+    if config.data.resolution % m.scale:
+        raise GanforgeError(
+            f"the HR crop (--resolution {config.data.resolution}) must be a multiple of "
+            f"--scale {m.scale}",
+            fix=f"use --resolution {max(m.scale, config.data.resolution // m.scale * m.scale)}",
+        )
+    if m.sr_blocks < 1:
+        raise GanforgeError(f"sr_blocks must be positive, got {m.sr_blocks}")
+    if t.sr_pixel_loss not in ("l1", "mse"):
+        raise GanforgeError(f"unknown sr_pixel_loss {t.sr_pixel_loss!r}", fix="use l1 or mse")
+    if t.sr_perceptual not in ("dfeat", "vgg", "none"):
+        raise GanforgeError(
+            f"unknown --perceptual {t.sr_perceptual!r}", fix="use dfeat, vgg or none"
+        )
+    if t.sr_perceptual == "vgg" and not t.sr_vgg_weights:
+        raise GanforgeError(
+            "--perceptual vgg needs the VGG19 weights as a local file",
+            fix="pass --vgg-weights PATH (torchvision's vgg19 .pth), or use --perceptual dfeat",
+        )
+    if t.sr_relativistic and (t.gp_weight > 0 or t.r1_weight > 0):
+        raise GanforgeError(
+            "--relativistic is not combined with --gp/--r1 here", fix="drop --gp and --r1"
+        )
+    if config.eval.every > 0:
+        raise GanforgeError(
+            "--eval-every (FID during training) does not apply to super-resolution",
+            fix="measure with `ganforge eval-sr RUN --data ...` after training",
+        )

@@ -1,0 +1,273 @@
+"""The health monitor: NaN and divergence roll back exactly and retry; healthy runs are left alone."""
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from ganforge.cli import main
+from ganforge.config import TrainConfig
+from ganforge.data import BatchSampler
+from ganforge.errors import GanforgeError
+from ganforge.run import train
+from ganforge.training.checkpoint import load_file
+from ganforge.training.loop import Trainer
+from ganforge.training.monitor import HealthMonitor, RollbackNeeded, cpu_copy
+
+
+def _poison(monkeypatch, at_step: int, times: int = 1) -> list[int]:
+    """Fill D's first weight with NaN before step `at_step` + 1, the first `times` times."""
+    original = Trainer.train_step
+    fired: list[int] = []
+
+    def poisoned(self, log_now=False):
+        if self.step == at_step and len(fired) < times:
+            fired.append(self.step)
+            with torch.no_grad():
+                next(self.discriminator.parameters()).fill_(float("nan"))
+        original(self, log_now)
+
+    monkeypatch.setattr(Trainer, "train_step", poisoned)
+    return fired
+
+
+def _assert_same(a, b, path="state"):
+    """Nested dicts/lists of tensors and plain values are equal, tensors bit for bit."""
+    if isinstance(a, torch.Tensor):
+        assert isinstance(b, torch.Tensor) and torch.equal(a, b), path
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for key in a:
+            _assert_same(a[key], b[key], f"{path}.{key}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _assert_same(x, y, f"{path}[{i}]")
+    else:
+        assert a == b, path
+
+
+def _health(run_dir):
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    return [e for e in map(json.loads, lines) if e.get("kind") == "health"]
+
+
+def test_nan_mid_run_rolls_back_and_training_finishes(tiny, monkeypatch):
+    config = tiny(train={"steps": 12, "checkpoint_every": 4, "log_every": 2})
+    fired = _poison(monkeypatch, at_step=6)
+    run_dir, summary = train(config, quiet=True)
+    assert fired == [6] and summary["steps"] == 12
+    assert summary["health"].startswith("1 rollback(s) (at steps 8; lr now x0.5)")
+    state = load_file(run_dir / "checkpoints" / "last.pt")
+    assert state["step"] == 12 and state["lr_scale"] == 0.5
+    assert all(torch.isfinite(v).all() for v in state["discriminator"].values())
+    assert (run_dir / "generator.pt").exists()
+    (event,) = _health(run_dir)
+    assert event["event"] == "rollback" and event["to_step"] == 4 and event["step"] == 8
+    assert event["reason"] == "training diverged: non-finite loss at step 7"
+    assert [e for e in state["history"] if e.get("kind") == "health"] == [event]
+    # The logs after the rollback continue from step 4: 6, 8, ... (nothing logged at NaN step 8).
+    steps = [e["step"] for e in state["history"] if "kind" not in e]
+    assert steps == [2, 4, 6, 8, 10, 12]
+    # A resume keeps the lowered learning rate and the rollback count.
+    resumed = Trainer(tiny(train={"steps": 14, "checkpoint_every": 4, "log_every": 2}))
+    resumed.resume(run_dir / "checkpoints" / "last.pt")
+    assert resumed.lr_scale == 0.5 and resumed.monitor.rollbacks == 1
+
+
+def test_rollback_restores_exactly_the_checkpointed_state(tiny):
+    trainer = Trainer(tiny(train={"steps": 4, "checkpoint_every": 4}))
+    trainer.fit()
+    saved = cpu_copy(trainer.state_dict())  # what the monitor snapshots at step 4
+    for rollback, scale in ((1, 0.5), (2, 0.25)):  # twice: the snapshot must not be aliased
+        trainer.config.train.steps = 7
+        trainer.fit()
+        assert trainer.step == 7
+        trainer.monitor.roll_back(trainer, RollbackNeeded("test problem"))
+        now = cpu_copy(trainer.state_dict())
+        for key in ("generator", "discriminator", "ema", "opt_g", "opt_d", "scaler", "rng"):
+            _assert_same(now[key], saved[key], key)
+        assert now["step"] == 4 and trainer.lr_scale == scale
+        assert trainer.monitor.rollbacks == rollback
+        assert now["history"][: len(saved["history"])] == saved["history"]
+        assert now["history"][-1]["event"] == "rollback" and now["history"][-1]["to_step"] == 4
+        # the data order is reshuffled, so the same batches do not come back
+        old = BatchSampler(len(trainer.dataset), 16, 0)
+        old.load_state_dict(saved["sampler"])
+        assert not torch.equal(old.next_index(), trainer.sampler.next_index())
+    trainer._apply_lr_schedule()
+    assert trainer.opt_g.param_groups[0]["lr"] == pytest.approx(trainer.config.train.lr_g / 4)
+    assert trainer.opt_d.param_groups[0]["lr"] == pytest.approx(trainer.config.train.lr_d / 4)
+
+
+def test_stops_with_a_clear_message_after_max_rollbacks(tiny, monkeypatch):
+    config = tiny(train={"steps": 12, "checkpoint_every": 4, "max_rollbacks": 2})
+    _poison(monkeypatch, at_step=6, times=100)  # the same NaN each time
+    message = r"non-finite loss at step 7 \(2 rollback\(s\) did not help\), .*lower"
+    with pytest.raises(GanforgeError, match=message):
+        train(config, quiet=True)
+    config_dir = Path(config.out) / config.name
+    events = _health(config_dir)
+    assert [e["event"] for e in events] == ["rollback", "rollback", "stopped"]
+    assert [e.get("lr_scale") for e in events[:2]] == [0.5, 0.25]
+    assert load_file(config_dir / "checkpoints" / "last.pt")["step"] == 4
+    assert not (config_dir / "generator.pt").exists()
+
+
+def test_monitor_off_stops_at_the_first_nan(tiny, monkeypatch):
+    config = tiny(train={"steps": 12, "checkpoint_every": 4, "monitor": False})
+    _poison(monkeypatch, at_step=6)
+    with pytest.raises(GanforgeError, match="non-finite loss at step 7") as err:
+        train(config, quiet=True)
+    assert "rollback" not in str(err.value)
+
+
+def test_healthy_run_is_never_rolled_back_and_monitor_changes_nothing(tiny):
+    """False-positive case: a normal run with an aggressive 60-step divergence window."""
+    config = tiny(train={"steps": 200, "log_every": 10, "checkpoint_every": 50})
+    config.train.divergence_window = 60
+    trainer = Trainer(config)
+    summary = trainer.fit()
+    assert trainer.monitor.events == [] and trainer.lr_scale == 1.0
+    assert summary["health"].startswith("healthy")
+    # while healthy, the monitor only watches: the same weights as a run without it
+    a = Trainer(tiny(train={"steps": 20, "checkpoint_every": 5}))
+    b = Trainer(tiny(train={"steps": 20, "checkpoint_every": 5, "monitor": False}))
+    a.fit(), b.fit()
+    _assert_same(a.generator.state_dict(), b.generator.state_dict())
+    assert b.monitor is None and b.fit()["health"] == "monitor off"
+
+
+def test_divergence_of_a_real_run_is_rolled_back(tiny):
+    """True case: G cannot learn (lr 1e-9), D wins completely and G's loss climbs."""
+    config = tiny(
+        train={
+            "steps": 400,
+            "lr_g": 1e-9,
+            "log_every": 10,
+            "checkpoint_every": 50,
+            "divergence_window": 60,
+            "max_rollbacks": 1,
+        }
+    )
+    trainer = Trainer(config)
+    with pytest.raises(GanforgeError, match="D accuracy >= 0.99 on real and fake for"):
+        trainer.fit()
+    kinds = [e["event"] for e in trainer.monitor.events]
+    assert kinds == ["rollback", "stopped"]
+    assert "G loss rose" in trainer.monitor.events[0]["reason"]
+    # stopping leaves the trainer in its last good state, ready to save or sample
+    assert trainer.step == trainer.monitor.events[0]["to_step"]
+    assert [e["event"] for e in trainer.history if e.get("kind") == "health"] == kinds
+
+
+def _fake_trainer(step=0):
+    return SimpleNamespace(
+        step=step, history=[], callbacks=[], dist=SimpleNamespace(is_main=True), lr_scale=1.0
+    )
+
+
+def _log(acc, g):
+    return {"d_acc_real": acc, "d_acc_fake": acc, "g_loss": g}
+
+
+@pytest.mark.parametrize(
+    "loss,accs,g_losses,diverges",
+    [
+        ("nonsaturating", [1.0] * 6, [1, 2, 3, 4, 5, 6], True),
+        ("nonsaturating", [1.0] * 6, [6, 5, 4, 3, 2, 1], False),  # D wins but G improves
+        ("nonsaturating", [1.0, 1.0, 0.9, 1.0, 1.0, 0.9], [1, 2, 3, 4, 5, 6], False),  # resets
+        ("hinge", [0.995] * 6, [1, 2, 3, 4, 5, 6], True),
+        ("wasserstein", [1.0] * 6, [1, 2, 3, 4, 5, 6], False),  # logits have no sign there
+    ],
+)
+def test_divergence_rule(loss, accs, g_losses, diverges):
+    monitor = HealthMonitor(TrainConfig(loss=loss, divergence_window=100), stream=None)
+    trainer = _fake_trainer()
+    raised = None
+    for i, (acc, g) in enumerate(zip(accs, g_losses, strict=True)):
+        trainer.step = 50 * (i + 1)  # logs at 50, 100, ..., 300: window = 2 logs
+        try:
+            monitor.on_log(trainer, _log(acc, g))
+        except RollbackNeeded as e:
+            raised = (trainer.step, e)
+            break
+    if diverges:
+        assert raised is not None and raised[0] == 150  # first log >= 100 steps into the streak
+    else:
+        assert raised is None
+
+
+def test_collapse_warnings_once_per_episode(capsys):
+    monitor = HealthMonitor(TrainConfig(collapse_ratio=0.5), stream=None)
+    trainer = _fake_trainer()
+    for step, value in enumerate([0.2, 0.8, 0.9, 0.5, 0.3, 0.35, 0.7, 0.2], start=1):
+        trainer.step = step
+        monitor.on_log(trainer, {"fake_diversity": value})
+    events = monitor.events
+    assert [(e["step"], e["value"], e["best"]) for e in events] == [(5, 0.3, 0.9), (8, 0.2, 0.9)]
+    assert (
+        "possible mode collapse: fake_diversity fell to 0.3 (best 0.9)" in capsys.readouterr().err
+    )
+    # at eval time: the class entropy of MNIST samples, the modes of toy data
+    trainer.step = 10
+    trainer.history.append({"kind": "eval", "step": 10, "class_entropy_bits": 3.3})
+    monitor.on_step_end(trainer)
+    trainer.step = 20
+    trainer.history.append({"kind": "eval", "step": 20, "class_entropy_bits": 1.2})
+    monitor.on_step_end(trainer)
+    assert monitor.events[-1]["signal"] == "class_entropy_bits"
+    assert "2 collapse warning(s)" not in monitor.summary()  # three warnings so far
+    assert monitor.summary().startswith("3 collapse warning(s)")
+
+
+def test_events_reach_tensorboard(tiny, monkeypatch):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    config = tiny(train={"steps": 12, "checkpoint_every": 4, "tensorboard": True})
+    _poison(monkeypatch, at_step=6)
+    run_dir, _ = train(config, quiet=True)
+    events = EventAccumulator(str(run_dir / "tensorboard"))
+    events.Reload()
+    assert {"health/rollbacks", "health/lr_scale"} <= set(events.Tags()["scalars"])
+    assert events.Scalars("health/lr_scale")[0].value == 0.5
+
+
+def test_cli_prints_the_health_line_and_info_lists_events(tmp_path, capsys, monkeypatch):
+    tiny_args = ["--data", "digits", "--resolution", "8", "--latent-dim", "8", "--g-width", "8"]
+    tiny_args += ["--d-width", "8", "--batch-size", "16", "--log-every", "2", "--quiet"]
+    tiny_args += ["--checkpoint-every", "4", "--sample-every", "0", "--no-tensorboard"]
+    tiny_args += ["--out", str(tmp_path), "--steps", "12"]
+    assert main(["train", *tiny_args, "--name", "ok"]) == 0
+    out = capsys.readouterr().out
+    assert "ganforge: health: healthy" in out
+    assert main(["info", str(tmp_path / "ok")]) == 0
+    assert "health     no events" in capsys.readouterr().out
+    _poison(monkeypatch, at_step=6)
+    assert main(["train", *tiny_args, "--name", "nan", "--max-rollbacks", "2"]) == 0
+    assert "ganforge: health: 1 rollback(s)" in capsys.readouterr().out
+    assert main(["info", str(tmp_path / "nan")]) == 0
+    out = capsys.readouterr().out
+    assert "health     1 event(s)" in out
+    assert "step 8: training diverged: non-finite loss at step 7; rolled back to step 4" in out
+    assert main(["info", str(tmp_path / "nan"), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["health_events"][0]["to_step"] == 4 and "kind" not in info["last_log"]
+    with pytest.raises(SystemExit):
+        main(["train", *tiny_args, "--monitor", "maybe"])
+    assert "expected on or off, got 'maybe'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "train,pattern",
+    [
+        ({"rollback_lr_factor": 0.0}, "--rollback-lr-factor must be in"),
+        ({"max_rollbacks": -1}, "--max-rollbacks must be >= 0"),
+        ({"collapse_ratio": 1.5}, "collapse_ratio in"),
+    ],
+)
+def test_bad_monitor_settings(tiny, train, pattern):
+    with pytest.raises(GanforgeError, match=pattern):
+        Trainer(tiny(train=train))
