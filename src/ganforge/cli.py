@@ -70,6 +70,25 @@ TRAIN_FLAGS = {
     "--max-rollbacks": ("train", "max_rollbacks", int),
     "--rollback-lr-factor": ("train", "rollback_lr_factor", float),
     "--divergence-window": ("train", "divergence_window", int),
+    # Super-resolution (--family srgan): --resolution is the HR training crop
+    "--scale": ("model", "scale", int),
+    "--sr-blocks": ("model", "sr_blocks", int),
+    "--pretrain-steps": ("train", "sr_pretrain_steps", int),
+    "--pixel-loss": ("train", "sr_pixel_loss", str),
+    "--perceptual": ("train", "sr_perceptual", str),
+    "--vgg-weights": ("train", "sr_vgg_weights", str),
+    "--adv-weight": ("train", "sr_adv_weight", float),
+    "--relativistic": ("train", "sr_relativistic", _on_off),
+    # Image-to-image translation (--family pix2pix / cyclegan)
+    "--l1-weight": ("train", "pix2pix_l1_weight", float),
+    "--translation-adv-weight": ("train", "translation_adv_weight", float),
+    "--cycle-weight": ("train", "cycle_weight", float),
+    "--identity-weight": ("train", "cycle_identity_weight", float),
+    "--pool-size": ("train", "cycle_pool_size", int),
+    "--patch-layers": ("model", "patch_layers", int),
+    "--unet-depth": ("model", "unet_depth", int),
+    "--resnet-blocks": ("model", "resnet_blocks", int),
+    "--translation-norm": ("model", "translation_norm", str),
 }
 
 
@@ -211,6 +230,113 @@ def _add_augment(sub) -> None:
     p.add_argument("--device", default="cpu")
 
 
+def _add_tiling(p) -> None:
+    p.add_argument(
+        "--tile", type=int, default=None, help="LR tile side (default ~512 px out; 0: whole image)"
+    )
+    p.add_argument(
+        "--context",
+        type=int,
+        default=None,
+        help="LR pixels of context per tile (default: the receptive radius: exact tiles)",
+    )
+    p.add_argument("--scale", type=int, default=None, help="check the run upscales by this")
+    p.add_argument("--device", default="cpu")
+
+
+def _add_upscale(sub) -> None:
+    p = sub.add_parser(
+        "upscale",
+        help="upscale an image (or a folder of images) with a super-resolution run",
+        description="Upscale with a super-resolution run, tile by tile (memory stays bounded).",
+    )
+    p.add_argument("model", metavar="RUN_OR_FILE")
+    p.add_argument("input", metavar="INPUT", help="an image file or a folder of images")
+    p.add_argument("-o", "--output", required=True, help="output file (or folder for a folder)")
+    p.add_argument("--overlap", type=int, default=8, help="LR pixels tiles overlap and blend")
+    _add_tiling(p)
+
+
+def _add_eval_sr(sub) -> None:
+    p = sub.add_parser(
+        "eval-sr",
+        help="PSNR/SSIM of SR runs and of bicubic on held-out images, and a comparison image",
+        description="PSNR/SSIM on Y (BT.601), border cropped by the scale; LR made by "
+        "antialiased bicubic downscaling. Several runs (same scale) become several columns.",
+    )
+    p.add_argument("models", nargs="+", metavar="RUN_OR_FILE")
+    p.add_argument(
+        "--data", default="photos:test", help="photos:test (default) or folder:PATH (HR images)"
+    )
+    p.add_argument(
+        "--comparison",
+        default=None,
+        metavar="PNG",
+        help="side-by-side crops (default: RUN/eval/sr_comparison.png)",
+    )
+    p.add_argument("--crop", type=int, default=128, help="HR side of the comparison crops")
+    p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    _add_tiling(p)
+
+
+def _add_anomaly(sub) -> None:
+    p = sub.add_parser(
+        "anomaly",
+        help="GAN anomaly detection: fit on normal images or tables, score new data",
+        description="GANomaly or f-AnoGAN trained on normal data only; scores with a threshold "
+        "calibrated on held-out normal data at a chosen false-positive rate.",
+    )
+    verbs = p.add_subparsers(dest="verb", required=True)
+    fit = verbs.add_parser("fit", help="fit a detector on normal data into a run directory")
+    fit.add_argument(
+        "--data",
+        required=True,
+        help="normal data: folder:DIR (images), csv:FILE (numeric table), mnist, ...",
+    )
+    fit.add_argument("-o", "--out", required=True, metavar="RUN", help="new run directory")
+    fit.add_argument("--method", default="ganomaly", choices=["ganomaly", "fanogan"])
+    fit.add_argument("--steps", type=int, default=None, help="training steps (method default)")
+    fit.add_argument("--resolution", type=int, default=None, help="images: side (default 32)")
+    fit.add_argument("--channels", type=int, default=0, help="images: 1 or 3 (default: as is)")
+    fit.add_argument(
+        "--holdout", type=float, default=0.2, help="share of normal data kept for the threshold"
+    )
+    fit.add_argument("--fpr", type=float, default=0.05, help="false-positive rate (0.05)")
+    fit.add_argument("--batch-size", type=int, default=None)
+    fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument("--device", default="cpu")
+    fit.add_argument("--quiet", action="store_true", help="plain periodic lines, no progress bar")
+    score = verbs.add_parser("score", help="score a folder of images or a CSV; write scores.csv")
+    score.add_argument("run", metavar="RUN", help="a fitted run directory (or detector.pt)")
+    score.add_argument("input", metavar="INPUT", help="a folder of images or a CSV file")
+    score.add_argument("-o", "--out", required=True, metavar="CSV", help="scores file to write")
+    score.add_argument(
+        "--fpr", type=float, default=None, help="false-positive rate (default: the fit's)"
+    )
+    score.add_argument("--maps", metavar="DIR", help="images: a residual heat map per input")
+    score.add_argument("--device", default="cpu")
+
+
+def _add_translate(sub) -> None:
+    p = sub.add_parser(
+        "translate",
+        help="translate an image (or a folder of images) with a pix2pix or CycleGAN run",
+        description="Images are read like training data (shorter side to the run's resolution, "
+        "centre square) and written as PNGs; a folder keeps its sub-paths.",
+    )
+    p.add_argument("model", metavar="RUN_OR_FILE")
+    p.add_argument("input", metavar="INPUT", help="an image file or a folder of images")
+    p.add_argument("-o", "--output", required=True, help="output file, or folder")
+    p.add_argument(
+        "--direction",
+        choices=["AtoB", "BtoA"],
+        default="AtoB",
+        help="AtoB (default) or BtoA (CycleGAN runs only)",
+    )
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--device", default="cpu")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (also used to document the CLI)."""
     parser = argparse.ArgumentParser(prog="ganforge", description=__doc__)
@@ -222,6 +348,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sample(sub)
     _add_eval(sub)
     _add_augment(sub)
+    _add_anomaly(sub)
+    _add_upscale(sub)
+    _add_eval_sr(sub)
+    _add_translate(sub)
+    _add_tabular(sub)
     p = sub.add_parser("info", help="what a run is, how far it got, where its files are")
     p.add_argument("run", metavar="RUN")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -312,7 +443,12 @@ def cmd_train(args) -> int:
         return _relaunch_under_torchrun(args)
 
     config, resume = _train_config(args)
-    run_dir, summary = train(config, resume=resume, quiet=args.quiet)
+    dataset = None
+    if config.model.family == "srgan":  # SR trains on full-size images, not resized squares
+        from ganforge.data.sr import sr_dataset_for
+
+        dataset = sr_dataset_for(config)
+    run_dir, summary = train(config, resume=resume, quiet=args.quiet, dataset=dataset)
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports
         return 0
     last = summary["last"]
@@ -324,7 +460,10 @@ def cmd_train(args) -> int:
     if "health" in summary:
         print(f"ganforge: health: {summary['health']}")
     print(f"ganforge: run saved to {run_dir}  (samples/, checkpoints/last.pt, generator.pt)")
-    print(f"ganforge: next: ganforge sample {run_dir} -n 64 -o grid.png")
+    if config.model.family == "srgan":
+        print(f"ganforge: next: ganforge upscale {run_dir} input.png -o output.png")
+    else:
+        print(f"ganforge: next: ganforge sample {run_dir} -n 64 -o grid.png")
     return 0
 
 
@@ -540,6 +679,101 @@ def cmd_augment(args) -> int:
     return 0
 
 
+def cmd_upscale(args) -> int:
+    from ganforge.apps.sr import upscale_path
+
+    report = upscale_path(
+        args.model,
+        args.input,
+        args.output,
+        scale=args.scale,
+        tile=args.tile,
+        overlap=args.overlap,
+        context=args.context,
+        device=args.device,
+    )
+    for source, target in report.written[:5]:
+        print(f"ganforge: x{report.scale} {source} -> {target}")
+    if len(report.written) > 5:
+        print(f"ganforge: ... {len(report.written)} images in all, into {args.output}")
+    return 0
+
+
+def cmd_eval_sr(args) -> int:
+    from ganforge.apps.sr import evaluate_sr
+
+    comparison = args.comparison
+    if comparison is None:
+        first = Path(args.models[0])
+        comparison = (first if first.is_dir() else first.parent) / "eval" / "sr_comparison.png"
+    result = evaluate_sr(
+        args.models,
+        args.data,
+        comparison=comparison,
+        scale=args.scale,
+        crop=args.crop,
+        tile=args.tile,
+        context=args.context,
+        device=args.device,
+    )
+    print("\n".join(result.lines()))
+    print(f"comparison {result.comparison}")
+    if args.json:
+        out = Path(args.json)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result.to_dict(), indent=2))
+        print(f"wrote      {out}")
+    return 0
+
+
+def cmd_anomaly(args) -> int:
+    from ganforge.apps import anomaly
+
+    if args.verb == "fit":
+        lines = anomaly.fit_command(
+            args.data,
+            args.out,
+            method=args.method,
+            steps=args.steps,
+            resolution=args.resolution,
+            channels=args.channels,
+            holdout=args.holdout,
+            fpr=args.fpr,
+            seed=args.seed,
+            batch_size=args.batch_size,
+            device=args.device,
+            quiet=args.quiet,
+        )
+    else:
+        lines = anomaly.score_command(
+            args.run, args.input, args.out, fpr=args.fpr, maps=args.maps, device=args.device
+        )
+    print("\n".join(lines))
+    return 0
+
+
+def cmd_translate(args) -> int:
+    from ganforge.apps.translate import translate_files
+
+    report = translate_files(
+        args.model, args.input, args.output, args.direction, args.device, args.batch_size
+    )
+    print("\n".join(report.lines()))
+    return 0
+
+
+def _add_tabular(sub) -> None:
+    from ganforge.apps.tabular import add_tabular_parser
+
+    add_tabular_parser(sub)
+
+
+def cmd_tabular(args) -> int:
+    from ganforge.apps.tabular import run
+
+    return run(args)
+
+
 def cmd_presets(args) -> int:
     from ganforge.presets import PRESETS
 
@@ -556,6 +790,11 @@ COMMANDS = {
     "info": cmd_info,
     "presets": cmd_presets,
     "augment": cmd_augment,
+    "anomaly": cmd_anomaly,
+    "upscale": cmd_upscale,
+    "eval-sr": cmd_eval_sr,
+    "translate": cmd_translate,
+    "tabular": cmd_tabular,
 }
 
 

@@ -48,6 +48,7 @@ class ConsoleProgress(Callback):
         if not trainer.dist.is_main:
             return
         self._t0, self._step0 = time.perf_counter(), trainer.step
+        print(f"ganforge: speed: {trainer.speed_notes}", file=self.stream, flush=True)
         if not self.quiet and self.stream.isatty():
             from tqdm import tqdm
 
