@@ -236,12 +236,34 @@ def test_eval_every_keeps_best_checkpoint(tmp_path, capsys):
 
 
 def test_eval_toy_run_reports_mode_coverage(tmp_path, capsys):
-    code, out, _ = run_cli(capsys, "train", "--data", "ring", "--arch", "mlp", "--latent-dim", 4,
-                           "--g-width", 16, "--d-width", 16, "--steps", 4, "--log-every", 2,
-                           "--no-tensorboard", "--quiet", "--out", tmp_path, "--name", "ring")
+    code, out, _ = run_cli(
+        capsys,
+        "train",
+        "--data",
+        "ring",
+        "--arch",
+        "mlp",
+        "--latent-dim",
+        4,
+        "--g-width",
+        16,
+        "--d-width",
+        16,
+        "--steps",
+        4,
+        "--log-every",
+        2,
+        "--no-tensorboard",
+        "--quiet",
+        "--out",
+        tmp_path,
+        "--name",
+        "ring",
+    )
     assert code == 0, out
-    code, out, _ = run_cli(capsys, "eval", tmp_path / "ring", "--n", 500, "--json",
-                           tmp_path / "modes.json")
+    code, out, _ = run_cli(
+        capsys, "eval", tmp_path / "ring", "--n", 500, "--json", tmp_path / "modes.json"
+    )
     assert code == 0 and "of 8" in out
     result = json.loads((tmp_path / "modes.json").read_text())
     assert result["num_modes"] == 8 and sum(result["counts"]) <= 500

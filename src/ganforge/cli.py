@@ -70,6 +70,9 @@ TRAIN_FLAGS = {
     "--max-rollbacks": ("train", "max_rollbacks", int),
     "--rollback-lr-factor": ("train", "rollback_lr_factor", float),
     "--divergence-window": ("train", "divergence_window", int),
+    "--collapse-rollback": ("train", "collapse_rollback", _on_off),
+    # f-AnoGAN (--family fanogan): WGAN steps before the encoder-only phase
+    "--gan-steps": ("train", "fanogan_gan_steps", int),
     # Super-resolution (--family srgan): --resolution is the HR training crop
     "--scale": ("model", "scale", int),
     "--sr-blocks": ("model", "sr_blocks", int),
@@ -462,6 +465,8 @@ def cmd_train(args) -> int:
     print(f"ganforge: run saved to {run_dir}  (samples/, checkpoints/last.pt, generator.pt)")
     if config.model.family == "srgan":
         print(f"ganforge: next: ganforge upscale {run_dir} input.png -o output.png")
+    elif config.model.family in ("pix2pix", "cyclegan"):
+        print(f"ganforge: next: ganforge translate {run_dir} INPUT -o OUTPUT")
     else:
         print(f"ganforge: next: ganforge sample {run_dir} -n 64 -o grid.png")
     return 0
@@ -506,10 +511,14 @@ def _eval_toy(model, args) -> int:
 
     data = load_dataset(model.config.data.source)
     if "centers" not in data.meta:
-        raise GanforgeError("vector data without known modes: nothing to evaluate",
-                            model.config.data.source, "evaluate image runs instead")
-    result = mode_coverage(model.sample(args.n, seed=args.seed), torch.tensor(data.meta["centers"]),
-                           data.meta["std"])
+        raise GanforgeError(
+            "vector data without known modes: nothing to evaluate",
+            model.config.data.source,
+            "evaluate image runs instead",
+        )
+    result = mode_coverage(
+        model.sample(args.n, seed=args.seed), torch.tensor(data.meta["centers"]), data.meta["std"]
+    )
     print(f"evaluated  {model.source} (step {model.step}) on {model.config.data.source}")
     print(f"modes      {result['modes']} of {result['num_modes']}")
     print(f"high_quality {result['high_quality']:.4f}  (share within 3 std of a mode)")

@@ -43,6 +43,7 @@ class ModelConfig:
     g_conditioning: str = "embed"  # G: embed (label embedding + noise) | cbn (conditional BN)
     embed_dim: int = 32  # size of G's label embedding (g_conditioning = embed)
     ac_weight: float = 1.0  # AC-GAN: weight of the auxiliary classifier's cross-entropy
+    mode_seeking: float = 0.0  # weight of MSGAN's diversity term (Mao 2019); 0: off
     # Against mode collapse: discriminator options (training/monitor.py docs, README)
     minibatch_std: bool = False  # minibatch standard deviation channel (Karras 2018)
     minibatch_disc: bool = False  # minibatch discrimination features (Salimans 2016)
@@ -107,6 +108,7 @@ class TrainConfig:
     divergence_acc: float = 0.99  # D accuracy on real and on fake at least this ...
     divergence_window: int = 1000  # ... for this many steps while G loss rises (0: no check)
     collapse_ratio: float = 0.5  # diversity/class entropy/modes below this share of its best
+    collapse_rollback: bool = False  # roll back on collapse too (default: a warning only)
     # Super-resolution family (Ledig 2017; Wang 2018): the content and adversarial terms
     sr_pretrain_steps: int = 0  # first N steps: pixel loss only, D idle (the PSNR model)
     sr_pixel_loss: str = "l1"  # l1 | mse
@@ -237,7 +239,9 @@ def validate(config: Config) -> None:
 
     check_loss_name(t.loss, "--loss")
     if t.precision not in ("fp32", "bf16", "fp16", "auto"):
-        raise GanforgeError(f"unknown precision {t.precision!r}", fix="use fp32, bf16, fp16 or auto")
+        raise GanforgeError(
+            f"unknown precision {t.precision!r}", fix="use fp32, bf16, fp16 or auto"
+        )
     if config.model.d_norm not in ("batch", "none", "layer"):
         raise GanforgeError(
             f"unknown --d-norm {config.model.d_norm!r}", fix="use batch, none or layer"

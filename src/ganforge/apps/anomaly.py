@@ -62,7 +62,7 @@ SCORE_BATCH = 256
 IMAGE_PRESETS = {"ganomaly": "mnist-ganomaly", "fanogan": "mnist-fanogan"}
 
 # Tables: MLPs on standardised columns (no BatchNorm anywhere).
-_TABLE_COMMON = {"arch": "mlp", "latent_dim": 8, "g_width": 128, "d_width": 128, "mlp_layers": 2}
+_TABLE_COMMON = {"arch": "mlp", "latent_dim": 16, "g_width": 128, "d_width": 128, "mlp_layers": 2}
 TABLE_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
     "ganomaly": {
         "model": {"family": "ganomaly", **_TABLE_COMMON},
@@ -217,6 +217,10 @@ def load_inputs(spec: str, resolution: int = 32, channels: int = 0) -> Inputs:
         return inputs
     from ganforge.data import load_dataset
 
+    if path.is_file():
+        raise GanforgeError(
+            "expected a folder of images or a .csv file", spec, "put the image(s) in a folder"
+        )
     if not path.exists() and kind not in ("mnist", "digits", "ring", "grid"):
         raise GanforgeError(
             "no such file or folder", spec, "pass a folder of images, a .csv file, or csv:/folder:"
@@ -560,6 +564,8 @@ class AnomalyDetector:
         from ganforge.training.checkpoint import load_file
 
         path = Path(run_or_file)
+        if not path.exists():
+            raise GanforgeError("no such run directory or detector file", str(path))
         if path.is_dir():
             path = path / DETECTOR_FILE
             if not path.is_file():

@@ -431,12 +431,9 @@ def load_builtin_task(
             digits, classes = digits[:limit], classes[:limit]
         a, b = digits, thicken(digits)
     else:  # mnist2thick train: disjoint halves, so no digit appears in both domains
-        a, b = digits[0::2], thicken(digits[1::2])
-        meta["target_classes"] = classes[1::2]
-        classes = classes[0::2]
-        if limit:
-            a, b = a[:limit], b[:limit]
-            classes, meta["target_classes"] = classes[:limit], meta["target_classes"][:limit]
+        keep = slice(0, limit or None)
+        a, b = digits[0::2][keep], thicken(digits[1::2][keep])
+        classes, meta["target_classes"] = classes[0::2][keep], classes[1::2][keep]
         paired = False
     meta["source_classes"] = classes
     a, b = match_channels(resize_images(a, resolution), resize_images(b, resolution), channels)

@@ -168,7 +168,7 @@ class SRDataset:
     def __post_init__(self):
         if self.crop % self.scale or self.crop < self.scale:
             raise GanforgeError(
-                f"the HR crop ({self.crop}) must be a multiple of the scale ({self.scale})",
+                f"the HR crop (--resolution {self.crop}) must be a multiple of --scale {self.scale}",
                 fix=f"use --resolution {max(self.scale, self.crop - self.crop % self.scale)}",
             )
 

@@ -6,9 +6,12 @@ from ganforge.config import Config
 from ganforge.errors import GanforgeError
 from ganforge.families.base import Family
 from ganforge.families.conditional import ConditionalFamily
+from ganforge.families.cyclegan import CycleGANFamily
 from ganforge.families.fanogan import FAnoGANFamily
 from ganforge.families.ganomaly import GANomalyFamily
+from ganforge.families.pix2pix import Pix2PixFamily
 from ganforge.families.srgan import SRGANFamily
+from ganforge.families.tabular import TabularFamily
 from ganforge.families.unconditional import UnconditionalFamily
 
 FAMILIES: dict[str, type[Family]] = {
@@ -17,6 +20,9 @@ FAMILIES: dict[str, type[Family]] = {
     "ganomaly": GANomalyFamily,
     "fanogan": FAnoGANFamily,
     "srgan": SRGANFamily,
+    "pix2pix": Pix2PixFamily,
+    "cyclegan": CycleGANFamily,
+    "tabular": TabularFamily,
 }
 
 

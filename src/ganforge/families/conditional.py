@@ -51,6 +51,20 @@ class _ClassLogitRecorder:
         return logits
 
 
+def mode_seeking_loss(fake: torch.Tensor, z: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """MSGAN's term (Mao et al. 2019, eq. 3, as in their code): 1 / (d_I / d_z + eps), where
+    d_I = mean |G(z1, y) - G(z2, y)| and d_z = mean |z1 - z2| over the two halves of the batch.
+
+    A conditional generator can satisfy D with one image per label and ignore its noise; this
+    term grows as two noises with the same labels give the same images. Both halves of the batch
+    must carry the same labels.
+    """
+    half = fake.shape[0] // 2
+    image_distance = (fake[:half] - fake[half : 2 * half]).abs().float().mean()
+    noise_distance = (z[:half] - z[half : 2 * half]).abs().float().mean()
+    return 1.0 / (image_distance / noise_distance + eps)
+
+
 class ConditionalFamily(Family):
     """G(z, y) -> x; D(x, y) -> logit (projection) or D(x) -> (logit, class logits) (AC-GAN)."""
 
@@ -98,18 +112,29 @@ class ConditionalFamily(Family):
         return loss + self.config.model.ac_weight * ac_loss, logs
 
     def generator_loss(self, G, D, real, y, step):
-        fake = G(self.sample_latent(real.shape[0], real.device), y)
+        weight = self.config.model.mode_seeking
+        if weight > 0:  # two fakes per label, to compare (see mode_seeking_loss)
+            half = real.shape[0] // 2
+            y = torch.cat([y[:half], y[:half]])
+        z = self.sample_latent(y.shape[0], real.device)
+        fake = G(z, y)
+        logs: Logs = {}
+        extra = torch.zeros((), device=real.device)
+        if weight > 0:
+            ms = mode_seeking_loss(fake, z)
+            extra, logs["g_ms_loss"] = weight * ms, ms.detach()
         loss_name = self.config.train.loss
         if self.augment is not None:  # D only ever sees augmented images, in both steps
             fake = self.augment(fake)
         if not self.acgan:
             loss = objectives.g_loss(loss_name, D(fake, y))
-            return loss, {"g_loss": loss.detach()}
+            logs["g_loss"] = loss.detach()
+            return loss + extra, logs
         logits, class_logits = D.forward_with_classes(fake)
         adversarial = objectives.g_loss(loss_name, logits)
         ac_loss = F.cross_entropy(class_logits.float(), y)
-        logs: Logs = {"g_loss": adversarial.detach(), "g_ac_loss": ac_loss.detach()}
-        return adversarial + self.config.model.ac_weight * ac_loss, logs
+        logs.update({"g_loss": adversarial.detach(), "g_ac_loss": ac_loss.detach()})
+        return adversarial + self.config.model.ac_weight * ac_loss + extra, logs
 
     def generate(
         self,

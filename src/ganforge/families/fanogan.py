@@ -52,7 +52,7 @@ class FAnoGANFamily(Family):
             raise GanforgeError(
                 f"f-AnoGAN needs 0 < fanogan_gan_steps < steps (got {t.fanogan_gan_steps} "
                 f"and {t.steps})",
-                fix="the first fanogan_gan_steps train the WGAN, the rest train the encoder",
+                fix="set --gan-steps below --steps: the WGAN trains first, then the encoder",
             )
 
     def build(self) -> tuple[nn.Module, nn.Module]:

@@ -34,7 +34,9 @@ class ConditionSampler:
         max_w = int(widths.max()) if self.n_columns else 0
         # codes[i, j]: level of row i in discrete column j
         codes = [matrix[:, s : s + w].argmax(1) for s, w in self.spans]
-        self.codes = torch.stack(codes, 1) if codes else torch.zeros(len(matrix), 0, dtype=torch.long)
+        self.codes = (
+            torch.stack(codes, 1) if codes else torch.zeros(len(matrix), 0, dtype=torch.long)
+        )
         counts = torch.zeros(self.cond_dim, dtype=torch.long, device=device)
         if self.n_columns:
             flat = (self.codes + self.offsets[: self.n_columns]).flatten()
@@ -54,11 +56,16 @@ class ConditionSampler:
             o = int(self.offsets[j])
             c = counts_cpu[o : o + w]
             train_p[j, :w] = torch.log1p(c) / torch.log1p(c).sum().clamp(min=1e-12)
-            given = None if frequencies is None else torch.tensor(frequencies[j], dtype=torch.float64)
+            given = (
+                None if frequencies is None else torch.tensor(frequencies[j], dtype=torch.float64)
+            )
             f = c if given is None else given.clamp(min=0)
             data_p[j, :w] = f / f.sum() if f.sum() > 0 else torch.full((w,), 1.0 / w)
         self.train_p = train_p.float().to(device)
         self.data_p = data_p.float().to(device)
+        # cumulative tables: a level is one batched searchsorted (multinomial is slow on CPU)
+        self.train_cdf = _cdf(train_p).to(device)
+        self.data_cdf = _cdf(data_p).to(device)
 
     def frequencies(self) -> list[list[float]]:
         """The level distribution sampling draws conditions from (plain lists, per column)."""
@@ -73,9 +80,11 @@ class ConditionSampler:
         """(row indices, conditional vectors) by training-by-sampling (log-frequency levels)."""
         device = self.train_p.device
         if self.n_columns == 0:
-            return torch.randint(len(self.codes), (n,), device=device), torch.zeros(n, 0, device=device)
+            return torch.randint(len(self.codes), (n,), device=device), torch.zeros(
+                n, 0, device=device
+            )
         column = torch.randint(self.n_columns, (n,), device=device)
-        level = torch.multinomial(self.train_p[column], 1).squeeze(1)
+        level = _draw(self.train_cdf, column, torch.rand(n, device=device))
         global_level = self.offsets[column] + level
         pick = (torch.rand(n, device=device) * self.counts[global_level]).long()
         rows = self.rows_by_level[self.starts[global_level] + pick]
@@ -88,10 +97,12 @@ class ConditionSampler:
         device = device or self.data_p.device
         if self.n_columns == 0:
             return torch.zeros(n, 0, device=device)
-        p = self.data_p.to(device)
         column = torch.randint(self.n_columns, (n,), device=device, generator=generator)
-        level = torch.multinomial(p[column], 1, generator=generator).squeeze(1)
-        return self._one_hot(column, level).to(device)
+        u = torch.rand(n, device=device, generator=generator)
+        return self._one_hot(
+            column.to(self.data_cdf.device),
+            _draw(self.data_cdf, column.to(self.data_cdf.device), u.to(self.data_cdf.device)),
+        ).to(device)
 
     def conditions_of_rows(self, rows: torch.Tensor) -> torch.Tensor:
         """Each row's own conditional vector: a uniform column, the row's level in it (DP mode)."""
@@ -107,6 +118,19 @@ class ConditionSampler:
         for key, value in vars(self).items():
             setattr(moved, key, value.to(device) if isinstance(value, torch.Tensor) else value)
         return moved
+
+
+def _cdf(p: torch.Tensor) -> torch.Tensor:
+    """Row-wise cumulative probabilities, the last entry of each row forced to 1 (rounding)."""
+    cdf = torch.cumsum(p, 1)
+    total = cdf[:, -1:].clamp(min=1e-12)
+    return (cdf / total).float()
+
+
+def _draw(cdf: torch.Tensor, column: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Level drawn by inverse CDF in each row's column; zero-probability levels never come out."""
+    level = torch.searchsorted(cdf[column], u.unsqueeze(1), right=True).squeeze(1)
+    return level.clamp(max=cdf.shape[1] - 1)
 
 
 class TableDataset:

@@ -74,10 +74,9 @@ class Column:
 
 
 def _is_bool_like(series: pd.Series) -> bool:
-    values = series.dropna()
-    if series.dtype == bool:
+    if series.dtype == bool or str(series.dtype) == "boolean":
         return True
-    return len(values) > 0 and values.map(lambda v: isinstance(v, (bool, np.bool_))).all()
+    return series.dtype == object and pd.api.types.infer_dtype(series, skipna=True) == "boolean"
 
 
 def _datetime_format(series: pd.Series) -> str | None:
@@ -85,7 +84,7 @@ def _datetime_format(series: pd.Series) -> str | None:
     from pandas.tseries.api import guess_datetime_format
 
     values = series.dropna()
-    if values.empty or not values.map(lambda v: isinstance(v, str)).all():
+    if values.empty or pd.api.types.infer_dtype(values, skipna=True) != "string":
         return None
     fmt = guess_datetime_format(str(values.iloc[0]))
     if fmt is None:
@@ -139,6 +138,7 @@ class TableTransformer:
         self.seed = seed
         self.columns: list[Column] = []
         self.decisions: list[str] = []
+        self.warnings: list[str] = []  # things the user should know (rare levels grouped)
 
     # ---- fitting -----------------------------------------------------------------------------
     def fit(
@@ -167,7 +167,7 @@ class TableTransformer:
                 )
         public = public or {}
         rng = np.random.default_rng(self.seed)
-        self.columns, self.decisions = [], []
+        self.columns, self.decisions, self.warnings = [], [], []
         for name, original in zip(names, frame.columns, strict=True):
             series = frame[original]
             forced = None if discrete_columns is None else name in discrete_columns
@@ -249,18 +249,19 @@ class TableTransformer:
             keep = self.max_categories - 1
             column.rare_values, column.rare_counts = levels[keep:], numbers[keep:]
             levels, numbers = levels[:keep], numbers[:keep]
-            warnings.warn(
+            self.warnings.append(
                 f"column {column.name!r} has {keep + len(column.rare_values)} levels: the "
                 f"{len(column.rare_values)} rarest ({sum(column.rare_counts)} rows) are grouped "
-                "into one level, sampled back by their frequencies",
-                stacklevel=4,
+                "into one level, sampled back by their frequencies"
             )
             numbers.append(sum(column.rare_counts))
         column.categories, column.counts = levels, numbers
 
     def _fit_continuous(self, column: Column, numbers, public: dict | None, rng) -> None:
         if public is not None:
-            lo, hi = float(public["min"]), float(public["max"])
+            lo, hi = (_public_number(column, public, key) for key in ("min", "max"))
+            if not hi >= lo:
+                raise GanforgeError(f"public metadata for {column.name!r}: max is below min")
             column.lo, column.hi = lo, hi
             column.decimals = int(public.get("decimals", 0 if column.dtype == "int" else -1))
             # Data-independent modes: evenly spaced over the public range (reads no private value).
@@ -336,12 +337,18 @@ class TableTransformer:
         missing = series.isna().to_numpy()
         x = np.zeros(len(series))
         if c.dtype == "datetime":
-            parsed = series if not c.datetime_format else pd.to_datetime(series, format=c.datetime_format)
+            parsed = (
+                series
+                if not c.datetime_format
+                else pd.to_datetime(series, format=c.datetime_format)
+            )
             x[~missing] = _datetime_numbers(parsed[~missing])
         else:
             x[~missing] = series[~missing].to_numpy(dtype=np.float64)
         means, stds = np.asarray(c.means), np.asarray(c.stds)
-        log_post = np.log(np.asarray(c.weights)) - np.log(stds) - 0.5 * ((x[:, None] - means) / stds) ** 2
+        log_post = (
+            np.log(np.asarray(c.weights)) - np.log(stds) - 0.5 * ((x[:, None] - means) / stds) ** 2
+        )
         post = np.exp(log_post - log_post.max(1, keepdims=True))
         cdf = np.cumsum(post, 1)
         u = rng.random(len(x)) * cdf[:, -1]
@@ -356,19 +363,24 @@ class TableTransformer:
 
     def codes(self, c: Column, series: pd.Series) -> np.ndarray:
         """Slot index of every value of a discrete column (unseen levels: a clear error)."""
-        lookup = {_key(v): i for i, v in enumerate(c.categories)}
-        rare = len(c.categories) if c.rare_values else None
-        for v in c.rare_values:
-            lookup[_key(v)] = rare
-        keys = series.map(lambda v: _key(_plain(v)))
-        codes = keys.map(lookup)
-        if codes.isna().any():
-            bad = series[codes.isna()].iloc[0]
+        values = series.astype(object)
+        missing = series.isna().to_numpy()
+        known = [v for v in c.categories if v is not None]
+        position = [i for i, v in enumerate(c.categories) if v is not None]
+        found = pd.Index(known, dtype=object).get_indexer(values)
+        out = np.where(found >= 0, np.asarray(position + [-1], dtype=np.int64)[found], -1)
+        if c.rare_values:
+            rare = pd.Index(c.rare_values, dtype=object).get_indexer(values) >= 0
+            out[rare & (out < 0)] = len(c.categories)
+        if missing.any():
+            out[missing] = c.categories.index(None) if None in c.categories else -1
+        if (out < 0).any():
+            bad = series[out < 0].iloc[0]
             raise GanforgeError(
                 f"column {c.name!r} has a value {bad!r} the model has not seen",
                 fix="fit on data that includes it",
             )
-        return codes.to_numpy(dtype=np.int64)
+        return out
 
     # ---- inverse -----------------------------------------------------------------------------
     def inverse_transform(self, matrix: np.ndarray, seed: int = 0) -> pd.DataFrame:
@@ -442,6 +454,20 @@ class TableTransformer:
         transformer.columns = [Column(**c) for c in state["columns"]]
         transformer.decisions = list(state.get("decisions", []))
         return transformer
+
+
+def _public_number(column: Column, public: dict, key: str) -> float:
+    """A public bound as a number (dates may be given as text: seconds since the epoch)."""
+    value = public.get(key)
+    try:
+        if column.dtype == "datetime" and isinstance(value, str):
+            return float(_datetime_numbers(pd.Series([value]))[0])
+        return float(value)
+    except (TypeError, ValueError):
+        raise GanforgeError(
+            f"public metadata for {column.name!r}: {key} {value!r} is not a number"
+            + (" or a date" if column.dtype == "datetime" else "")
+        ) from None
 
 
 def _key(value: Any) -> Any:

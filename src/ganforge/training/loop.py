@@ -280,6 +280,8 @@ class Trainer:
     def _flush_logs(self) -> dict[str, float]:
         """The one host sync of a logging interval: means of the accumulated logs."""
         names = list(self._sums)
+        if self.dist.world_size > 1:  # a NaN on any rank stops (or rolls back) every rank
+            torch.distributed.all_reduce(self._bad_step, op=torch.distributed.ReduceOp.MAX)
         values = torch.stack([self._sums[k] for k in names] + [self._bad_step.float()]).tolist()
         bad_step = int(values.pop())
         scalars = {

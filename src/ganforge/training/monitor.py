@@ -7,12 +7,14 @@ logging interval; the monitor looks at those means, at the entries the evaluatio
 
 Detection (thresholds are TrainConfig fields):
 - NaN/Inf: a non-finite D or G loss (the loop's own check) or weight (at checkpoint intervals).
-- Divergence ("D wins completely"): D accuracy on real and on fake both >= `divergence_acc`
-  (0.99) at every log for at least `divergence_window` steps (1000) while the G loss rose over
-  that stretch. Not checked for the wasserstein loss, whose logits have no meaningful sign.
+- Divergence ("D wins completely"): over the last `divergence_window` steps (1000), the lower
+  of D's accuracies on real and on fake averages >= `divergence_acc` (0.99; one noisy log does
+  not break the window) and the G loss rose across it. Not checked for the wasserstein loss,
+  whose logits have no meaningful sign.
 - Collapse: the fakes' diversity (batch std of fakes over batch std of reals, logged by the
   family), or at eval time the class entropy (MNIST-like data) or the modes recovered (toy
-  data), falls below `collapse_ratio` (0.5) of its best value so far. A warning only.
+  data), falls below `collapse_ratio` (0.5) of its best value so far. A warning, or with
+  `collapse_rollback` a rollback like divergence. No state is kept as "last good" while collapsed.
 
 Action on NaN/divergence: restore the last good state exactly (an in-memory CPU copy taken at
 each checkpoint interval while healthy, or the starting state), multiply both learning rates
@@ -30,6 +32,7 @@ from typing import Any
 import torch
 
 from ganforge.errors import GanforgeError
+from ganforge.training import distributed
 from ganforge.training.callbacks import MetricsLogger
 from ganforge.training.checkpoint import all_finite
 
@@ -86,7 +89,8 @@ class HealthMonitor:
         self.logger: MetricsLogger | None = None
         self._snapshot: dict[str, Any] | None = None
         self._snapshot_events = 0  # len(events) when the snapshot was taken
-        self._streak: tuple[int, float] | None = None  # (first step, G loss) of D winning
+        # (step, min D accuracy, G loss) of the logs spanning the divergence window
+        self._recent: list[tuple[int, float, float]] = []
         self._best: dict[str, float] = {}
         self._collapsed: set[str] = set()
 
@@ -94,13 +98,20 @@ class HealthMonitor:
     def on_train_start(self, trainer) -> None:
         """Find the metrics logger; the starting state is the first rollback target."""
         self.logger = next((c for c in trainer.callbacks if isinstance(c, MetricsLogger)), None)
-        if all_finite(trainer.generator) and all_finite(trainer.discriminator):
+        healthy = not self._winning and not self._collapsed
+        if (self._snapshot is None or healthy) and (
+            all_finite(trainer.generator) and all_finite(trainer.discriminator)
+        ):
             self._take_snapshot(trainer)
 
     def on_log(self, trainer, scalars: dict[str, float]) -> None:
         """At each logging interval: collapse warnings, then the divergence check."""
         self._check_collapse(trainer, "fake_diversity", scalars.get("fake_diversity"))
-        self._check_divergence(trainer, scalars)
+        reason = self._divergence(trainer, scalars)
+        if trainer.dist.world_size > 1:  # every rank must roll back together: rank 0 decides
+            reason = distributed.broadcast_object(reason)
+        if reason is not None:
+            raise RollbackNeeded(reason, fix="lower --lr-d, add --r1 or --gp, or try --diffaugment")
 
     def on_step_end(self, trainer) -> None:
         """Eval results (collapse); at checkpoint intervals, check and snapshot a healthy state."""
@@ -115,29 +126,39 @@ class HealthMonitor:
                 raise RollbackNeeded(
                     f"training diverged: non-finite weights at step {trainer.step}"
                 )
-            if self._streak is None:  # never keep a state taken while D is running away
+            if not self._winning and not self._collapsed:  # only healthy states are kept
                 self._take_snapshot(trainer)
 
     # ---- detection ---------------------------------------------------------------------------
-    def _check_divergence(self, trainer, scalars: dict[str, float]) -> None:
+    def _divergence(self, trainer, scalars: dict[str, float]) -> str | None:
+        """The reason to roll back when D has won for a sustained window, else None."""
         t = self.t
         acc_real, acc_fake = scalars.get("d_acc_real"), scalars.get("d_acc_fake")
         g_loss = scalars.get("g_loss")
         if t.divergence_window <= 0 or t.loss == "wasserstein" or None in (acc_real, acc_fake):
-            return
-        if g_loss is None or min(acc_real, acc_fake) < t.divergence_acc:
-            self._streak = None
-            return
-        if self._streak is None:
-            self._streak = (trainer.step, g_loss)
-            return
-        start, g_start = self._streak
-        if trainer.step - start >= t.divergence_window and g_loss > g_start:
-            raise RollbackNeeded(
-                f"training diverged: D accuracy >= {t.divergence_acc:g} on real and fake for "
-                f"{trainer.step - start} steps while G loss rose {g_start:.3g} -> {g_loss:.3g}",
-                fix="lower --lr-d, add --r1 or --gp, or try --diffaugment",
+            return None
+        if g_loss is None:
+            return None
+        step, recent = trainer.step, self._recent
+        recent.append((step, min(acc_real, acc_fake), g_loss))
+        # Keep one log at or before the window's start: it anchors the G loss comparison.
+        while len(recent) > 1 and recent[1][0] <= step - t.divergence_window:
+            recent.pop(0)
+        start, _, g_start = recent[0]
+        if step - start < t.divergence_window:
+            return None
+        mean_acc = sum(acc for _, acc, _ in recent[1:]) / (len(recent) - 1)
+        if mean_acc >= t.divergence_acc and g_loss > g_start:
+            return (
+                f"training diverged: D accuracy {mean_acc:.3f} on real and fake over "
+                f"{step - start} steps while G loss rose {g_start:.3g} -> {g_loss:.3g}"
             )
+        return None
+
+    @property
+    def _winning(self) -> bool:
+        """D's accuracy at the last log reached the divergence threshold (a suspect state)."""
+        return bool(self._recent) and self._recent[-1][1] >= self.t.divergence_acc
 
     def _check_collapse(self, trainer, signal: str, value: float | None) -> None:
         if value is None or not math.isfinite(value):
@@ -150,6 +171,11 @@ class HealthMonitor:
                 self._collapsed.add(signal)
                 event = {"event": "collapse", "signal": signal, "value": value, "best": best}
                 self._emit(trainer, {"step": trainer.step, **event})
+                if self.t.collapse_rollback:
+                    raise RollbackNeeded(
+                        f"mode collapse: {signal} fell to {value:.3g} (best {best:.3g})",
+                        fix="lower the lrs, or try --minibatch-std/--pack/--diffaugment",
+                    )
         else:
             self._collapsed.discard(signal)
 
@@ -184,7 +210,7 @@ class HealthMonitor:
         lr_scale = trainer.lr_scale
         self._restore(trainer)
         self.rollbacks += 1
-        self._streak = None
+        self._recent, self._collapsed = [], set()  # the restored state is a healthy one
         trainer.lr_scale = lr_scale * t.rollback_lr_factor
         trainer.sampler.reseed(t.seed + 1_000_003 * self.rollbacks + trainer.step)
         event = {
@@ -236,7 +262,7 @@ class HealthMonitor:
         return {
             "rollbacks": self.rollbacks,
             "events": [dict(e) for e in self.events],
-            "streak": list(self._streak) if self._streak else None,
+            "recent": [list(entry) for entry in self._recent],
             "best": dict(self._best),
             "collapsed": sorted(self._collapsed),
         }
@@ -245,7 +271,7 @@ class HealthMonitor:
         """Restore what state_dict saved."""
         self.rollbacks = int(state["rollbacks"])
         self.events = [dict(e) for e in state["events"]]
-        self._streak = tuple(state["streak"]) if state.get("streak") else None
+        self._recent = [tuple(entry) for entry in state.get("recent", [])]
         self._best = dict(state["best"])
         self._collapsed = set(state["collapsed"])
         self._snapshot_events = min(self._snapshot_events, len(self.events))

@@ -1,0 +1,160 @@
+"""Data efficiency: a DCGAN on only 500 MNIST images, with and without DiffAugment, equal steps.
+
+Every run trains the same small DCGAN (``--width``) on the first ``--limit`` MNIST training
+images for ``--steps`` steps, then measures FID of 5,000 samples of the EMA generator against the
+MNIST test set in the shipped classifier's feature space (the ``mnist`` extractor, the protocol
+of ``ganforge eval``). Variants: ``plain``; ``diffaugment`` (Zhao et al. 2020, policy
+``--policy``, applied to real and fake in both steps); ``ada`` (the same ops at an adaptive
+strength, Karras et al. 2020, target 0.6).
+
+    python benchmarks/data_efficiency.py                              # plain + diffaugment, 3 seeds
+    python benchmarks/data_efficiency.py --variants diffaugment --seeds 3,4
+    python benchmarks/data_efficiency.py --summary                    # combine the saved runs
+
+Each run prints ``data_efficiency variant=... seed=... steps=... fid=... seconds=...`` and is
+saved to benchmarks/results/data_efficiency/; ``--summary`` prints one line per variant
+(FID mean, std, min, max over seeds) from those files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from ganforge.config import Config, merge
+from ganforge.metrics import evaluate
+from ganforge.training.callbacks import Callback
+from ganforge.training.loop import Trainer
+
+RESULTS = Path(__file__).parent / "results" / "data_efficiency"
+VARIANTS = {
+    "plain": lambda policy: {},
+    "diffaugment": lambda policy: {"diffaugment": policy},
+    "ada": lambda policy: {"diffaugment": policy, "ada_target": 0.6},
+}
+
+
+def config_for(args, variant: str, seed: int) -> Config:
+    """The run's settings: everything equal across variants except the augmentation."""
+    train = {
+        "steps": args.steps,
+        "batch_size": 64,
+        "ema": 0.999,
+        "seed": seed,
+        "log_every": 250,
+        "tensorboard": False,
+        "threads": 1,
+        **VARIANTS[variant](args.policy),
+    }
+    overrides = {
+        "data": {"source": "mnist", "resolution": 28, "limit": args.limit},
+        "model": {"arch": "dcgan", "latent_dim": 64, "g_width": args.width, "d_width": args.width},
+        "train": train,
+    }
+    return merge(Config(), overrides)
+
+
+def fid_now(trainer, n: int, seed: int) -> float:
+    """FID of n samples of the sampling (EMA) generator vs MNIST test, mnist feature space."""
+    g = torch.Generator().manual_seed(seed + 7)
+    sample = lambda batch: trainer.generate(batch, g)  # noqa: E731
+    return evaluate(sample, "mnist:test", "fid", n=n, extractor="mnist")["fid"]
+
+
+class FidProbe(Callback):
+    """FID at given steps of one run: the same as separate runs of those lengths (nothing in
+    the training depends on the total number of steps here)."""
+
+    def __init__(self, steps: set[int], n: int, seed: int):
+        self.steps, self.n, self.seed = steps, n, seed
+        self.fids: dict[int, tuple[float, float]] = {}
+        self._start = time.perf_counter()
+
+    def on_step_end(self, trainer) -> None:
+        if trainer.step in self.steps:
+            seconds = time.perf_counter() - self._start
+            self.fids[trainer.step] = (fid_now(trainer, self.n, self.seed), seconds)
+
+
+def run_one(args, variant: str, seed: int) -> list[dict]:
+    """Train one variant/seed; measure its FID at --eval-at steps and at the end."""
+    config = config_for(args, variant, seed)
+    trainer = Trainer(config)
+    probe_steps = {int(s) for s in args.eval_at.split(",") if s.strip()} | {args.steps}
+    probe = FidProbe(probe_steps, args.n, seed)
+    trainer.callbacks = [probe]
+    summary = trainer.fit()
+    rows = []
+    for steps, (fid, seconds) in sorted(probe.fids.items()):
+        row = {
+            "variant": variant,
+            "seed": seed,
+            "limit": args.limit,
+            "steps": steps,
+            "width": args.width,
+            "policy": args.policy if variant != "plain" else "",
+            "fid": fid,
+            "n": args.n,
+            "seconds": round(seconds, 1),
+            "health": summary["health"],
+            "last": summary["last"] if steps == summary["steps"] else {},
+        }
+        print(
+            f"data_efficiency variant={variant} policy={row['policy'] or '-'} seed={seed} "
+            f"limit={args.limit} steps={steps} fid={fid:.3f} seconds={row['seconds']}",
+            flush=True,
+        )
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        policy = row["policy"].replace(",", "+")
+        name = f"{variant}{'_' + policy if policy else ''}_l{args.limit}_st{steps}_s{seed}.json"
+        (RESULTS / name).write_text(json.dumps(row, indent=2))
+        rows.append(row)
+    return rows
+
+
+def summarize() -> None:
+    """One line per (limit, steps, variant, policy) from the saved runs."""
+    rows = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))]
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        key = (row["limit"], row["steps"], row["variant"], row["policy"])
+        groups.setdefault(key, []).append(row)
+    for (limit, steps, variant, policy), runs in sorted(groups.items()):
+        fids = [r["fid"] for r in runs]
+        spread = statistics.stdev(fids) if len(fids) > 1 else 0.0
+        print(
+            f"data_efficiency limit={limit} steps={steps} variant={variant} "
+            f"policy={policy or '-'} seeds={len(fids)} "
+            f"fid_mean={statistics.mean(fids):.2f} fid_std={spread:.2f} "
+            f"fid_min={min(fids):.2f} fid_max={max(fids):.2f}"
+        )
+
+
+def main() -> None:
+    """Run the requested variants and seeds, or summarise the saved results."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variants", default="plain,diffaugment", help=", ".join(VARIANTS))
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--limit", type=int, default=500, help="training images")
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--width", type=int, default=32, help="DCGAN width of G and D")
+    parser.add_argument("--policy", default="color,translation,cutout")
+    parser.add_argument("--n", type=int, default=5000, help="samples for FID")
+    parser.add_argument("--eval-at", default="", help="also measure FID at these steps (comma)")
+    parser.add_argument("--summary", action="store_true", help="only summarise saved runs")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    if not args.summary:
+        for seed in (int(s) for s in args.seeds.split(",")):
+            for variant in args.variants.split(","):
+                run_one(args, variant.strip(), seed)
+    summarize()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""Mode coverage on ring (8 modes) and grid (25 modes): plain D vs minibatch std vs PacGAN packing.
+
+VEEGAN protocol (Srivastava et al. 2017): 2,500 samples of the sampling (EMA) generator; a sample
+is high quality within 3 std of its nearest mode; a mode is recovered when it holds at least 1%
+of the high-quality samples a perfect generator would put there (ganforge.metrics.modes). The
+networks and schedule are the ``ring-vanilla`` preset's for both datasets (MLP G and D of width
+128, batch 256, 4,000 steps, TTUR, lr decay, EMA); only the discriminator option changes between
+variants.
+
+    python benchmarks/mode_coverage.py                                   # both, 3 variants, 5 seeds
+    python benchmarks/mode_coverage.py --data grid --variants pack2 --seeds 0,1
+    python benchmarks/mode_coverage.py --summary                         # combine saved runs
+
+Each run prints ``mode_coverage data=... variant=... seed=... modes=.../... high_quality=...`` and
+is saved to benchmarks/results/mode_coverage/; the summary prints, per (data, variant), modes
+recovered and the high-quality share as mean and min over the seeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from ganforge.config import Config, merge
+from ganforge.metrics.modes import mode_coverage
+from ganforge.presets import get_preset
+from ganforge.training.loop import Trainer
+
+RESULTS = Path(__file__).parent / "results" / "mode_coverage"
+VARIANTS = {
+    "plain": {},
+    "mbstd": {"minibatch_std": True},
+    "mbdisc": {"minibatch_disc": True},
+    "pack2": {"pack": 2},
+    "pack4": {"pack": 4},
+    "mbstd_pack2": {"minibatch_std": True, "pack": 2},
+}
+SAMPLES = 2500
+
+
+def config_for(data: str, variant: str, seed: int) -> Config:
+    """ring-vanilla's settings on `data` with one discriminator option."""
+    config = merge(get_preset("ring-vanilla"), {"data": {"source": data}})
+    train = {"seed": seed, "tensorboard": False, "threads": 1}
+    return merge(config, {"model": VARIANTS[variant], "train": train})
+
+
+def run_one(data: str, variant: str, seed: int) -> dict:
+    """Train one (data, variant, seed) and measure its mode coverage."""
+    config = config_for(data, variant, seed)
+    start = time.perf_counter()
+    trainer = Trainer(config)
+    summary = trainer.fit()
+    g = torch.Generator().manual_seed(seed + 7)
+    meta = trainer.dataset.meta
+    result = mode_coverage(
+        trainer.generate(SAMPLES, g).cpu(), torch.tensor(meta["centers"]), meta["std"]
+    )
+    row = {
+        "data": data,
+        "variant": variant,
+        "seed": seed,
+        "steps": summary["steps"],
+        "modes": result["modes"],
+        "num_modes": result["num_modes"],
+        "high_quality": result["high_quality"],
+        "counts": result["counts"],
+        "seconds": round(time.perf_counter() - start, 1),
+        "health": summary["health"],
+    }
+    print(
+        f"mode_coverage data={data} variant={variant} seed={seed} "
+        f"modes={row['modes']}/{row['num_modes']} high_quality={row['high_quality']:.3f} "
+        f"seconds={row['seconds']}",
+        flush=True,
+    )
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{data}_{variant}_s{seed}.json").write_text(json.dumps(row, indent=2))
+    return row
+
+
+def summarize() -> None:
+    """Per (data, variant): modes and high-quality share, mean and min over the saved seeds."""
+    rows = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))]
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["data"], row["variant"]), []).append(row)
+    for (data, variant), runs in sorted(groups.items()):
+        modes = [r["modes"] for r in runs]
+        hq = [r["high_quality"] for r in runs]
+        every = sum(m == runs[0]["num_modes"] for m in modes)
+        print(
+            f"mode_coverage data={data} variant={variant} seeds={len(runs)} "
+            f"modes_mean={statistics.mean(modes):.1f} modes_min={min(modes)}/{runs[0]['num_modes']} "
+            f"all_modes_seeds={every}/{len(runs)} "
+            f"hq_mean={statistics.mean(hq):.3f} hq_min={min(hq):.3f}"
+        )
+
+
+def main() -> None:
+    """Run the requested datasets, variants and seeds, or summarise the saved results."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="ring,grid")
+    parser.add_argument("--variants", default="plain,mbstd,pack2", help=", ".join(VARIANTS))
+    parser.add_argument("--seeds", default="0,1,2,3,4")
+    parser.add_argument("--summary", action="store_true", help="only summarise saved runs")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    if not args.summary:
+        for data in args.data.split(","):
+            for seed in (int(s) for s in args.seeds.split(",")):
+                for variant in args.variants.split(","):
+                    run_one(data.strip(), variant.strip(), seed)
+    summarize()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,268 @@
+"""pix2pix (Isola et al. 2017, "Image-to-Image Translation with Conditional Adversarial Networks").
+
+G translates a source image A into the target domain B: a U-Net (nets/unet.py; or the ResNet
+translator with arch = resnet). D is a PatchGAN (nets/patchgan.py) that judges the pair
+(source, image), so it learns what a B *for this A* looks like. The generator minimises
+
+    adversarial(D(G(A), A)) + lambda * |G(A) - B|_1,    lambda = train.pix2pix_l1_weight (100)
+
+and D the objective of train.loss (the paper: the original GAN loss, non-saturating for G), halved
+"to slow down the rate at which D learns relative to G" (section 3.3). With
+train.translation_adv_weight = 0 the adversarial term is dropped and D is never trained: the
+L1-only baseline that shows what the adversarial term adds.
+
+Batches come from a TranslationDataset (data/paired.py): ``real`` = the targets B, ``y`` = the
+sources A. This module also holds what both translation families share (TranslationFamily).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+
+from ganforge import objectives
+from ganforge.errors import GanforgeError
+from ganforge.families.base import Family, Logs
+from ganforge.families.unconditional import adversarial_d_terms, fake_diversity
+from ganforge.nets.layers import TRANSLATION_NORMS, pack_discriminator
+from ganforge.nets.patchgan import PatchDiscriminator, check_patch_layers
+from ganforge.nets.resnet_translator import ResNetTranslator
+from ganforge.nets.unet import UNetGenerator, auto_depth
+
+if TYPE_CHECKING:  # built by the Trainer (training/augment.py); families never import training
+    from ganforge.training.augment import Augment
+
+TRANSLATORS = ("unet", "resnet")
+DIRECTIONS = ("AtoB", "BtoA")
+PREVIEW_SIZE = 64  # sources kept for the sample grids
+# Data sources whose training split is unpaired (pix2pix needs pairs).
+_UNPAIRED_SOURCES = ("unpaired", "mnist2thick")
+
+
+class TranslationFamily(Family):
+    """What pix2pix and CycleGAN share: the translator nets, batch checks, previews, translate()."""
+
+    default_arch = "unet"
+    default_norm = "batch"
+    directions: tuple[str, ...] = ("AtoB",)
+
+    def __init__(self, config):
+        super().__init__(config)
+        # DiffAugment/ADA in front of every D call, set by the Trainer (None: off).
+        self.augment: Augment | None = None
+        self._preview: torch.Tensor | None = None
+
+    # ---- building -------------------------------------------------------------------------
+    @property
+    def norm(self) -> str:
+        """The normalisation of G and D: the config's, else the paper's."""
+        norm = self.config.model.translation_norm or self.default_norm
+        if norm not in TRANSLATION_NORMS:
+            raise GanforgeError(
+                f"unknown translation_norm {norm!r}",
+                fix=f"use one of {', '.join(TRANSLATION_NORMS)}",
+            )
+        return norm
+
+    @property
+    def arch(self) -> str:
+        """unet or resnet; the global default (dcgan) means the paper's choice."""
+        arch = self.config.model.arch
+        if arch in TRANSLATORS:
+            return arch
+        if arch == "dcgan":
+            return self.default_arch
+        raise GanforgeError(
+            f"--arch {arch} cannot translate images", fix=f"use --arch {' or '.join(TRANSLATORS)}"
+        )
+
+    def check_spec(self) -> tuple[int, int]:
+        """(channels, resolution) of the images, with one-line errors for unusable settings."""
+        spec, t = self.config.model, self.config.train
+        shape = spec.sample_shape
+        if len(shape) != 3:
+            raise GanforgeError(
+                f"{self.name} translates images, but the data has samples of shape {list(shape)}",
+                self.config.data.source,
+                "use --data paired:A_DIR,B_DIR, unpaired:A_DIR,B_DIR or a built-in task "
+                "(edges2digits, mnist2thick, grey2colour)",
+            )
+        if spec.minibatch_std or spec.minibatch_disc:
+            raise GanforgeError(
+                f"{self.name}'s PatchGAN has no minibatch-std/discrimination option",
+                fix="drop --minibatch-std/--minibatch-disc",
+            )
+        weights = {
+            "translation_adv_weight": t.translation_adv_weight,
+            "pix2pix_l1_weight": t.pix2pix_l1_weight,
+            "cycle_weight": t.cycle_weight,
+            "cycle_identity_weight": t.cycle_identity_weight,
+            "cycle_pool_size": t.cycle_pool_size,
+        }
+        for name, value in weights.items():
+            if value < 0:
+                raise GanforgeError(f"{name} must be >= 0, got {value!r}")
+        check_patch_layers(min(shape[1:]), spec.patch_layers)
+        return shape[0], shape[1]
+
+    def translator(self, channels: int, resolution: int) -> nn.Module:
+        """One generator A -> B (or B -> A): a U-Net or a ResNet translator."""
+        spec = self.config.model
+        if self.arch == "unet":
+            depth = spec.unet_depth or auto_depth(resolution)
+            return UNetGenerator(channels, channels, spec.g_width, depth, self.norm)
+        return ResNetTranslator(channels, channels, spec.g_width, spec.resnet_blocks, self.norm)
+
+    def patch_discriminator(self, in_channels: int) -> nn.Module:
+        """A PatchGAN reading `in_channels` channels (times the PacGAN pack)."""
+        spec = self.config.model
+        d = PatchDiscriminator(
+            in_channels * spec.pack, spec.d_width, spec.patch_layers, self.norm, spec.spectral_norm
+        )
+        return pack_discriminator(d, spec.pack)
+
+    # ---- batches --------------------------------------------------------------------------
+    def sources(self, real: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        """The batch's source images, checked: a translation family needs image pairs."""
+        if y is None or not y.is_floating_point() or y.shape[1:] != real.shape[1:]:
+            raise GanforgeError(
+                f"{self.name} needs source images with each target, but the data gives "
+                + ("no conditioning" if y is None else f"y of shape {list(y.shape)}"),
+                self.config.data.source,
+                "use --data paired:A_DIR,B_DIR (pix2pix), unpaired:A_DIR,B_DIR (CycleGAN) or "
+                "a built-in task (edges2digits, mnist2thick, grey2colour)",
+            )
+        if self._preview is None:  # the first sources seen: what the sample grids translate
+            self._preview = y[:PREVIEW_SIZE].detach().clone()
+        return y
+
+    def train_discriminator(self, step: int) -> bool:
+        """False for the non-adversarial baselines (translation_adv_weight = 0)."""
+        return self.config.train.translation_adv_weight > 0
+
+    # ---- using G --------------------------------------------------------------------------
+    def sample_latent(self, n, device, generator=None):
+        """Translation runs take images, not noise."""
+        raise GanforgeError(
+            f"this is a {self.name} run: it translates images instead of sampling noise",
+            fix="use `ganforge translate RUN INPUT -o OUTPUT` or ganforge.apps.translate",
+        )
+
+    def check_direction(self, direction: str) -> str:
+        """The direction if this family's G can translate that way, else a one-line error."""
+        if direction not in DIRECTIONS:
+            raise GanforgeError(
+                f"unknown direction {direction!r}", fix=f"use {' or '.join(DIRECTIONS)}"
+            )
+        if direction not in self.directions:
+            raise GanforgeError(
+                f"a {self.name} run translates {' and '.join(self.directions)} only, "
+                f"not {direction}",
+                fix="train a cyclegan run to translate both ways",
+            )
+        return direction
+
+    def translate(self, G: nn.Module, sources: torch.Tensor, direction: str = "AtoB"):
+        """G's translation of a batch of source images (the caller picks mode and no_grad)."""
+        self.check_direction(direction)
+        return G(sources)
+
+    def generate(
+        self,
+        G: nn.Module,
+        n: int,
+        device: torch.device,
+        generator: torch.Generator | None = None,
+        labels: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Translations of `labels` (source images) or, for the sample grids, of the first
+        sources seen in training, repeated to n."""
+        sources = labels if labels is not None and labels.is_floating_point() else self._preview
+        if sources is None:
+            raise GanforgeError(
+                f"a {self.name} run needs source images to translate",
+                fix="use `ganforge translate RUN INPUT -o OUTPUT` or ganforge.apps.translate",
+            )
+        sources = sources.to(device)
+        index = torch.arange(n, device=device) % len(sources)
+        return self.translate(G, sources[index], "AtoB")
+
+
+class _PairAugment:
+    """DiffAugment/ADA on the (source, image) pair as one image, so the pair stays aligned.
+
+    Geometric ops move both alike; colour ops see the pair's channels together. Real and fake
+    pairs get the same distribution of augmentations, which is what DiffAugment needs.
+    """
+
+    def __init__(self, augment: Augment):
+        self.augment = augment
+
+    def wrap(self, discriminator):
+        """D(x, y) with the pair augmented jointly in front."""
+
+        def augmented(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            both = self.augment(torch.cat([y, x], 1))
+            return discriminator(both[:, y.shape[1] :], both[:, : y.shape[1]])
+
+        return augmented
+
+    def observe_real(self, real_logits: torch.Tensor) -> None:
+        """Feed ADA's controller."""
+        self.augment.observe_real(real_logits)
+
+    def logs(self) -> dict[str, torch.Tensor]:
+        """ADA's p."""
+        return self.augment.logs()
+
+
+class Pix2PixFamily(TranslationFamily):
+    """Paired translation A -> B: U-Net G, conditional PatchGAN D, adversarial + lambda * L1."""
+
+    name = "pix2pix"
+
+    def build(self) -> tuple[nn.Module, nn.Module]:
+        channels, resolution = self.check_spec()
+        kind = self.config.data.source.partition(":")[0]
+        source = self.config.data.source
+        if kind in _UNPAIRED_SOURCES and not (kind == "mnist2thick" and source.endswith(":test")):
+            raise GanforgeError(
+                "pix2pix needs paired data but this source is unpaired",
+                source,
+                "train --family cyclegan on it, or use --data paired:A_DIR,B_DIR",
+            )
+        # D reads the source and the image side by side: twice the channels.
+        return self.translator(channels, resolution), self.patch_discriminator(2 * channels)
+
+    def _pair_augment(self) -> _PairAugment | None:
+        return _PairAugment(self.augment) if self.augment is not None else None
+
+    def discriminator_loss(self, G, D, real, y, d_step):
+        sources = self.sources(real, y)
+        with torch.no_grad():
+            fake = G(sources)
+        loss, logs = adversarial_d_terms(
+            self.config, D, real, fake, sources, d_step, self._pair_augment()
+        )
+        loss = 0.5 * loss  # the paper halves D's objective so D learns slower than G
+        logs["d_loss"] = loss.detach()
+        return loss, logs
+
+    def generator_loss(self, G, D, real, y, step):
+        sources = self.sources(real, y)
+        t = self.config.train
+        fake = G(sources)
+        l1 = (fake.float() - real.float()).abs().mean()
+        loss = t.pix2pix_l1_weight * l1
+        logs: Logs = {"l1": l1.detach(), "fake_diversity": fake_diversity(real, fake)}
+        if t.translation_adv_weight > 0:
+            augment = self._pair_augment()
+            judge = augment.wrap(D) if augment is not None else D
+            adversarial = objectives.g_loss(t.loss, judge(fake, sources))
+            loss = loss + t.translation_adv_weight * adversarial
+            logs["g_loss"] = adversarial.detach()
+        logs["g_total"] = loss.detach()
+        logs.setdefault("g_loss", logs["g_total"])  # the baseline: its whole (L1) loss
+        return loss, logs

@@ -1,0 +1,246 @@
+"""Conditional tabular GAN (Xu et al. 2019, "Modeling Tabular Data using Conditional GAN", CTGAN).
+
+G: noise + conditional vector -> residual MLP (Linear-BatchNorm-ReLU blocks whose outputs are
+concatenated to their inputs) -> one raw value per matrix column; `activate` applies tanh to each
+continuous alpha and a Gumbel-softmax (tau 0.2) to each one-hot block, all spans at once.
+D: a packed critic (PacGAN, Lin et al. 2018: `pack` rows judged jointly) on row + conditional
+vector, LeakyReLU(0.2) + Dropout(0.5) layers, WGAN-GP (Gulrajani et al. 2017) with the penalty's
+gradient norm taken per pack, as CTGAN does. G's loss adds the cross-entropy between its raw
+output for the conditioned column and the conditioned level.
+
+The trainer's dataset is `tabular.sampler.TableDataset`: a batch is (rows, cond vectors) drawn
+by training-by-sampling. Under differential privacy (`dp` given) the critic's update is DP-SGD
+(`tabular.dp`) and the generator's conditions come from noisy level counts, never from rows.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ganforge import objectives
+from ganforge.errors import GanforgeError
+from ganforge.families.base import Family, Logs
+from ganforge.nets.layers import fold_pack
+
+GUMBEL_TAU = 0.2  # CTGAN's temperature
+
+
+class SpanActivation(nn.Module):
+    """tanh on alpha columns, Gumbel-softmax on each one-hot block, over a grouped layout.
+
+    The networks work in a column order of their own: the alpha columns first, then the one-hot
+    blocks bucketed by width (rounded up to a power of two) and padded, so each bucket is a
+    plain (N, blocks, width) view: a few softmaxes serve every block with no gather or scatter
+    (CTGAN loops over blocks, one small softmax and a host sync each). Padding slots hold 0 in
+    the data and -inf logits in G. `to_grouped` / `to_matrix` convert between this order and the
+    transformer's matrix (once for the data, once per sampled batch).
+    """
+
+    def __init__(self, spans: list[tuple[str, int, int]], cond_spans: list[tuple[int, int]]):
+        super().__init__()
+        tanh = [s for kind, s, _ in spans if kind == "tanh"]
+        blocks = [(s, w) for kind, s, w in spans if kind == "softmax"]
+        source, position = list(tanh), {}
+        self.n_tanh, self.groups = len(tanh), []
+        for i, group in enumerate(_buckets(blocks)):
+            width = max(w for _, w in group)
+            valid = torch.zeros(len(group), width, dtype=torch.bool)
+            self.groups.append((len(source), len(group), width))
+            for j, (s, w) in enumerate(group):
+                position[s] = len(source)
+                source += list(range(s, s + w)) + [-1] * (width - w)
+                valid[j, :w] = True
+            self.register_buffer(f"valid{i}", valid, persistent=False)
+        self.width = len(source)
+        source_t = torch.tensor(source, dtype=torch.long)
+        # grouped[:, k] = matrix[:, source[k]] (source -1: padding); matrix[:, i] = grouped[:, where[i]]
+        self.register_buffer("source", source_t, persistent=False)
+        where = torch.zeros(int(source_t.max()) + 1 if len(source) else 0, dtype=torch.long)
+        keep = source_t >= 0
+        where[source_t[keep]] = torch.arange(self.width)[keep]
+        self.register_buffer("where", where, persistent=False)
+        cond = [position[s] + i for s, w in cond_spans for i in range(w)]
+        self.register_buffer("cond_index", torch.tensor(cond, dtype=torch.long), persistent=False)
+
+    def to_grouped(self, matrix: torch.Tensor) -> torch.Tensor:
+        """Transformer matrix rows -> the networks' grouped layout (padding = 0)."""
+        keep = self.source >= 0
+        out = matrix.new_zeros(matrix.shape[0], self.width)
+        out[:, keep] = matrix[:, self.source[keep]]
+        return out
+
+    def to_matrix(self, grouped: torch.Tensor) -> torch.Tensor:
+        """The networks' grouped rows -> the transformer's matrix layout."""
+        return grouped[:, self.where]
+
+    def _logits(self, raw: torch.Tensor, i: int) -> torch.Tensor:
+        start, blocks, width = self.groups[i]
+        x = raw[:, start : start + blocks * width].reshape(-1, blocks, width)
+        return x.masked_fill(~getattr(self, f"valid{i}"), float("-inf"))
+
+    def forward(
+        self, raw: torch.Tensor, tau: float = GUMBEL_TAU, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        parts = [torch.tanh(raw[:, : self.n_tanh])]
+        if self.groups:
+            # Gumbel(0, 1) = -log(-log U); torch's exponential_ is several times slower on CPU
+            uniform = torch.rand(raw.shape, device=raw.device, generator=generator)
+            noisy = (raw - torch.log(-torch.log(uniform.clamp_(1e-10, 1.0 - 1e-7)))) / tau
+            for i in range(len(self.groups)):
+                parts.append(torch.softmax(self._logits(noisy, i), dim=-1).flatten(1))
+        return torch.cat(parts, 1)
+
+    def condition_log_probs(self, raw: torch.Tensor) -> torch.Tensor:
+        """log-softmax of G's raw output over each discrete column, laid out as the cond vector."""
+        if not self.cond_index.numel():
+            return raw.new_zeros(raw.shape[0], 0)
+        parts = [raw.new_zeros(raw.shape[0], self.n_tanh)]
+        for i in range(len(self.groups)):
+            parts.append(torch.log_softmax(self._logits(raw, i), dim=-1).flatten(1))
+        return torch.cat(parts, 1)[:, self.cond_index]
+
+
+def _buckets(blocks: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+    """Blocks grouped by width rounded up to a power of two (padding at most doubles a block)."""
+    groups: dict[int, list[tuple[int, int]]] = {}
+    for s, w in blocks:
+        groups.setdefault(1 << max(w - 1, 0).bit_length(), []).append((s, w))
+    return [groups[k] for k in sorted(groups)]
+
+
+class Residual(nn.Module):
+    """CTGAN's generator block: [ReLU(BN(Linear(x))), x] (the input is concatenated, not added)."""
+
+    def __init__(self, in_features: int, out_features: int):
+        super().__init__()
+        self.fc = nn.Linear(in_features, out_features)
+        self.bn = nn.BatchNorm1d(out_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([F.relu(self.bn(self.fc(x))), x], dim=1)
+
+
+class TabularGenerator(nn.Module):
+    """(z, cond) -> raw matrix row; `activate` turns raw output into a row like the data's."""
+
+    def __init__(self, latent_dim: int, cond_dim: int, width: int, layers: int, layout: dict):
+        super().__init__()
+        self.latent_dim, self.cond_dim = latent_dim, cond_dim
+        blocks, dim = [], latent_dim + cond_dim
+        for _ in range(layers):
+            blocks.append(Residual(dim, width))
+            dim += width
+        self.body = nn.Sequential(*blocks)
+        self.activate = SpanActivation(layout["spans"], layout["cond_spans"])
+        self.head = nn.Linear(dim, self.activate.width)
+
+    def forward(self, z: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        x = z if cond is None or cond.shape[1] == 0 else torch.cat([z, cond], 1)
+        return self.head(self.body(x))
+
+
+class TabularCritic(nn.Module):
+    """Packed WGAN critic on [row, cond]: N rows give N / pack scores."""
+
+    def __init__(self, in_features: int, width: int, layers: int, pack: int, dropout: float = 0.5):
+        super().__init__()
+        self.pack = pack
+        blocks, dim = [], in_features * pack
+        for _ in range(layers):
+            blocks += [nn.Linear(dim, width), nn.LeakyReLU(0.2), nn.Dropout(dropout)]
+            dim = width
+        blocks.append(nn.Linear(dim, 1))
+        self.net = nn.Sequential(*blocks)
+
+    def packed(self, packs: torch.Tensor) -> torch.Tensor:
+        """Scores (P,) of already-packed inputs (P, pack * features)."""
+        return self.net(packs).reshape(-1)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        if cond is not None and cond.shape[1]:
+            x = torch.cat([x, cond], 1)
+        return self.packed(fold_pack(x, self.pack))
+
+
+class TabularFamily(Family):
+    """CTGAN on the one trainer; `layout` describes the matrix (from the TableTransformer)."""
+
+    name = "tabular"
+    conditional = False  # conditions are drawn internally; sampling needs no labels
+
+    def __init__(self, config, layout: dict | None = None, sampler=None, dp=None):
+        super().__init__(config)
+        if layout is None:
+            raise GanforgeError(
+                "the tabular family trains on tables",
+                fix="use `ganforge tabular fit data.csv -o model.gft`",
+            )
+        self.layout, self.sampler, self.dp = layout, sampler, dp
+        self.augment = None
+
+    def build(self) -> tuple[nn.Module, nn.Module]:
+        m, lay = self.config.model, self.layout
+        generator = TabularGenerator(m.latent_dim, lay["cond_dim"], m.g_width, m.mlp_layers, lay)
+        width = generator.activate.width  # the networks' grouped layout (see SpanActivation)
+        critic = TabularCritic(width + lay["cond_dim"], m.d_width, m.mlp_layers, m.pack)
+        return generator, critic
+
+    def conditions(self, n: int, device: torch.device, generator=None) -> torch.Tensor:
+        """Conditional vectors drawn from the (possibly noisy) level frequencies."""
+        return self.sampler.sample_conditions(n, generator, device)
+
+    def discriminator_loss(self, G, D, real, y, d_step):
+        if self.dp is not None:
+            return self.dp.critic_step(self, G, D, real, y)
+        t = self.config.train
+        n = real.shape[0]
+        # The fakes' conditions are the reals' in another order (CTGAN): both sides of D see the
+        # same conditions, but packs mix them differently.
+        cond_fake = y[torch.randperm(n, device=real.device)]
+        with torch.no_grad():
+            fake = G.activate(G(self.sample_latent(n, real.device), cond_fake))
+        real_in, fake_in = torch.cat([real, y], 1), torch.cat([fake, cond_fake], 1)
+        real_scores, fake_scores = D(real_in), D(fake_in)
+        loss = objectives.d_loss(t.loss, real_scores, fake_scores)
+        logs: Logs = {
+            "d_loss": loss.detach(),
+            "d_real": real_scores.detach().mean(),
+            "d_fake": fake_scores.detach().mean(),
+        }
+        if t.gp_weight > 0:
+            pack = self.config.model.pack
+            gp = objectives.gradient_penalty(
+                D.packed, fold_pack(real_in, pack), fold_pack(fake_in, pack)
+            )
+            loss = loss + t.gp_weight * gp
+            logs["gp"] = gp.detach()
+        return loss, logs
+
+    def generator_loss(self, G, D, real, y, step):
+        n = real.shape[0] if self.dp is None else self.config.train.batch_size
+        # Under DP the conditions must not come from real rows: they are drawn from noisy counts.
+        cond = y if self.dp is None else self.conditions(n, real.device)
+        raw = G(self.sample_latent(n, real.device), cond)
+        fake = G.activate(raw)
+        adversarial = objectives.g_loss(self.config.train.loss, D(fake, cond))
+        if cond.shape[1]:
+            cond_ce = -(G.activate.condition_log_probs(raw) * cond).sum(1).mean()
+        else:
+            cond_ce = torch.zeros((), device=raw.device)
+        loss = adversarial + cond_ce
+        return loss, {"g_loss": adversarial.detach(), "cond_ce": cond_ce.detach()}
+
+    def generate(self, G, n, device, generator=None, labels=None):
+        """n rows in the transformer's matrix layout (`labels`: conditional vectors, optional)."""
+        cond = labels if labels is not None else self.conditions(n, device, generator)
+        z = torch.randn(n, self.config.model.latent_dim, device=device, generator=generator)
+        return G.activate.to_matrix(G.activate(G(z, cond), generator=generator))
+
+    def state_dict(self) -> dict:
+        return {"dp": self.dp.state_dict() if self.dp is not None else None}
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.dp is not None and state.get("dp"):
+            self.dp.load_state_dict(state["dp"])

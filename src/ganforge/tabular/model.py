@@ -1,0 +1,490 @@
+"""`TabularGAN`: a conditional tabular GAN with a scikit-learn/CTGAN-style API, on the one trainer.
+
+    model = TabularGAN(epochs=300).fit(frame, discrete_columns=["sex", "income"])
+    synthetic = model.sample(10_000, conditions={"income": ">50K"})
+    model.save("model.gft"); model = TabularGAN.load("model.gft")
+
+The .gft file is a torch file loadable with weights_only=True: a format name and version, the
+transformer's metadata as plain types, the level frequencies conditions are drawn from, the
+generator's weights and, for DP fits, the privacy spent. It holds no training rows, seed or RNG
+state.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+import secrets
+import time
+import warnings
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ganforge.config import Config, merge
+from ganforge.errors import GanforgeError
+from ganforge.families.tabular import SpanActivation, TabularFamily
+from ganforge.tabular.sampler import ConditionSampler, TableDataset
+from ganforge.tabular.transformer import TableTransformer, _key, _plain
+
+FORMAT = "ganforge-tabular"
+FORMAT_VERSION = 1
+
+
+class TabularGAN:
+    """Conditional tabular GAN (CTGAN, Xu et al. 2019) with optional DP-SGD on the critic.
+
+    Defaults follow CTGAN: 300 epochs, batch 500, noise 128, two 256-wide layers in G and D,
+    pack 10, Adam 2e-4 with betas (0.5, 0.9), WGAN-GP weight 10. `epsilon` turns on differential
+    privacy (see ganforge.tabular.dp for what it covers).
+    """
+
+    def __init__(
+        self,
+        epochs: int = 300,
+        batch_size: int = 500,
+        embedding_dim: int = 128,
+        generator_width: int = 256,
+        discriminator_width: int = 256,
+        layers: int = 2,
+        pack: int = 10,
+        lr_g: float = 2e-4,
+        lr_d: float = 2e-4,
+        n_critic: int = 1,
+        gp_weight: float = 10.0,
+        ema: float = 0.0,
+        epsilon: float | None = None,
+        delta: float | None = None,
+        max_grad_norm: float = 1.0,
+        mixture_rows: int = 10000,
+        max_categories: int = 100,
+        discrete_threshold: int = 10,
+        device: str = "cpu",
+        seed: int | None = None,
+        verbose: bool = True,
+        max_minutes: float = 0.0,
+        threads: int = 0,
+        precision: str = "fp32",
+    ):
+        self.settings = {k: v for k, v in locals().items() if k != "self"}
+        self.epochs, self.batch_size = epochs, batch_size
+        self.epsilon, self.delta = epsilon, delta
+        self.device, self.seed, self.verbose = device, seed, verbose
+        self.transformer: TableTransformer | None = None
+        self.config: Config | None = None
+        self.generator: torch.nn.Module | None = None
+        self.privacy: dict | None = None
+        self.history: list[dict] = []
+        self.timings: dict[str, float] = {}
+        self._family: TabularFamily | None = None
+
+    # ---- fitting -----------------------------------------------------------------------------
+    def _config(self, n_rows: int, seed: int, dp: bool) -> Config:
+        s = self.settings
+        if self.epochs < 1 or self.batch_size < 1:
+            raise GanforgeError("epochs and batch_size must be positive")
+        steps = self.epochs * max(1, n_rows // self.batch_size)
+        return merge(
+            Config(),
+            {
+                "data": {"source": "table"},
+                "model": {
+                    "family": "tabular",
+                    "arch": "ctgan",
+                    "latent_dim": s["embedding_dim"],
+                    "g_width": s["generator_width"],
+                    "d_width": s["discriminator_width"],
+                    "mlp_layers": s["layers"],
+                    "d_norm": "none",
+                    "pack": 1 if dp else s["pack"],  # DP: packs would mix records' units
+                },
+                "train": {
+                    "steps": steps,
+                    "batch_size": self.batch_size,
+                    "loss": "wasserstein",
+                    "n_critic": s["n_critic"],
+                    "lr_g": s["lr_g"],
+                    "lr_d": s["lr_d"],
+                    "beta1": 0.5,
+                    "beta2": 0.9,
+                    "gp_weight": s["gp_weight"],
+                    "ema": s["ema"],
+                    "seed": seed,
+                    "device": self.device,
+                    "threads": s["threads"],
+                    "precision": s["precision"],
+                    "fused_adam": True,  # one kernel per optimiser step (falls back if absent)
+                    "max_minutes": s["max_minutes"],
+                    "log_every": max(1, steps // 50),
+                    "sample_every": 0,
+                    "checkpoint_every": max(1, steps // 10),
+                    "tensorboard": False,
+                    # DP: a rollback would spend privacy on steps it then throws away
+                    "monitor": not dp,
+                },
+            },
+        )
+
+    def fit(
+        self,
+        data: pd.DataFrame | str | Path,
+        discrete_columns: list[str] | None = None,
+        public_metadata: dict[str, dict] | None = None,
+        run_dir: str | Path | None = None,
+        resume: bool = False,
+    ) -> TabularGAN:
+        """Learn the table. `discrete_columns` None: detected per column (see `decisions`).
+
+        `public_metadata` ({column: {"categories": [...]} or {"min": a, "max": b}}) replaces the
+        data's statistics in the preprocessing (needed for an end-to-end DP guarantee).
+        `run_dir`: write checkpoints there (and `resume` from its last one).
+        """
+        from ganforge.training.callbacks import Checkpointer, ConsoleProgress, MetricsLogger
+        from ganforge.training.checkpoint import FORMAT as CKPT_FORMAT
+        from ganforge.training.checkpoint import latest_checkpoint, load_file
+        from ganforge.training.loop import Trainer
+
+        frame = _as_frame(data)
+        dp = self.epsilon is not None
+        seed = self.seed
+        saved = None
+        if not resume and run_dir is not None:
+            if (Path(run_dir) / "checkpoints" / "last.pt").exists():
+                raise GanforgeError(
+                    "the run directory already holds a fit",
+                    str(run_dir),
+                    "pass --resume to continue it, or choose another --run-dir",
+                )
+        if resume:
+            if run_dir is None:
+                raise GanforgeError("resume needs a run directory", fix="pass --run-dir DIR")
+            checkpoint = latest_checkpoint(run_dir)
+            saved = load_file(checkpoint, (CKPT_FORMAT,))
+            seed = int(saved["config"]["train"]["seed"])  # the same transform and noise draws
+        if seed is None:
+            # DP noise must be unpredictable: a secret seed (never written to the model file)
+            seed = secrets.randbits(31) if dp else 0
+        t0 = time.perf_counter()
+        s = self.settings
+        self.transformer = TableTransformer(
+            mixture_rows=s["mixture_rows"],
+            max_categories=s["max_categories"],
+            discrete_threshold=s["discrete_threshold"],
+            seed=seed,
+        ).fit(frame, discrete_columns, public_metadata)
+        for message in self.transformer.warnings:
+            warnings.warn(message, stacklevel=2)
+        matrix = torch.from_numpy(self.transformer.transform(frame, seed=seed))
+        self.timings["preprocess_s"] = time.perf_counter() - t0
+        config = self._config(len(frame), seed, dp)
+        if run_dir is not None:
+            config.out, config.name = str(Path(run_dir).parent), Path(run_dir).name
+        spans = self.transformer.discrete_spans()
+        sampler = ConditionSampler(matrix, spans)
+        privacy = None
+        if dp:
+            privacy, sampler = self._private_setup(sampler, matrix, spans, config, seed)
+        layout = layout_of(self.transformer)
+        # the networks see the columns in their own grouped order (families.tabular.SpanActivation)
+        grouped = SpanActivation(layout["spans"], layout["cond_spans"]).to_grouped(matrix)
+        dataset = TableDataset(grouped, sampler, poisson_rate=privacy.sample_rate if dp else 0.0)
+        from ganforge.training.loop import resolve_device
+
+        device = resolve_device(self.device)
+        family = TabularFamily(config, layout, sampler.to(device), privacy)
+        callbacks: list = [ConsoleProgress()] if self.verbose else []
+        if run_dir is not None:
+            callbacks += [
+                MetricsLogger(run_dir, tensorboard=False),
+                Checkpointer(config.train.checkpoint_every),
+            ]
+            Path(run_dir).mkdir(parents=True, exist_ok=True)
+        trainer = Trainer(config, run_dir, dataset, callbacks, family)
+        if saved is not None:
+            trainer.resume(latest_checkpoint(run_dir))
+        t1 = time.perf_counter()
+        summary = trainer.fit()
+        self.timings["train_s"] = time.perf_counter() - t1
+        self.timings["fit_s"] = time.perf_counter() - t0
+        self.config, self._family = config, family
+        self.generator = trainer.sampling_generator.eval()
+        self.history = list(trainer.history)
+        self.summary = summary
+        self.privacy = privacy.report() if privacy is not None else None
+        if self.privacy is not None:
+            self.privacy["preprocessing_private"] = public_metadata is None
+            # exact level counts would leak more than the level lists: not kept in DP models
+            # (rare grouped levels are then drawn uniformly)
+            for column in self.transformer.columns:
+                column.counts = []
+                column.rare_counts = [1] * len(column.rare_counts)
+        return self
+
+    def _private_setup(self, sampler, matrix, spans, config, seed):
+        """DP accountant + noisy level counts for the generator's conditions."""
+        from ganforge.tabular.dp import PrivateCritic, noise_for, noisy_counts
+
+        n = len(matrix)
+        delta = self.delta if self.delta is not None else 1.0 / (10 * n)
+        if self.batch_size >= n:
+            raise GanforgeError(
+                f"DP needs batch_size < rows ({self.batch_size} >= {n})", fix="lower --batch-size"
+            )
+        count_noise = 0.0
+        if spans:  # a tenth of the budget, alone, releases the level counts
+            count_noise = noise_for(0.1 * self.epsilon, delta, 1.0, 1)
+        privacy = PrivateCritic(
+            self.epsilon,
+            delta,
+            self.batch_size / n,
+            config.train.steps,
+            self.settings["max_grad_norm"],
+            count_noise,
+        )
+        counts = [
+            sampler.counts[int(sampler.offsets[j]) : int(sampler.offsets[j]) + w].tolist()
+            for j, (_, w) in enumerate(spans)
+        ]
+        generator = torch.Generator().manual_seed(seed + 17)
+        frequencies = noisy_counts(counts, count_noise, generator) if spans else None
+        return privacy, ConditionSampler(matrix, spans, frequencies)
+
+    # ---- sampling ----------------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if self.generator is None or self.transformer is None:
+            raise GanforgeError("the model is not fitted", fix="call fit() or TabularGAN.load()")
+
+    def _parse_conditions(self, conditions: dict[str, Any]) -> list[tuple[int, Any, int]]:
+        """[(index of the discrete column, the level, its slot)] for each condition."""
+        names = [c.name for c in self.transformer.columns]
+        discrete = self.transformer.discrete_columns()
+        parsed = []
+        for name, value in conditions.items():
+            if name not in names:
+                raise GanforgeError(
+                    f"condition on unknown column {name!r}", fix=f"columns are: {', '.join(names)}"
+                )
+            column = self.transformer.columns[names.index(name)]
+            if column.kind == "constant":
+                if not _same_level(column.value, value):
+                    raise GanforgeError(
+                        f"condition {name}={value}: {name!r} is always {column.value!r}"
+                    )
+                continue
+            if column.kind != "discrete":
+                raise GanforgeError(
+                    f"condition on {name!r}: conditions work on discrete columns only",
+                    fix="fit with the column in --discrete to condition on it",
+                )
+            levels = column.categories + column.rare_values
+            match = [lv for lv in levels if _same_level(lv, value)]
+            if not match:
+                shown = ", ".join(str(lv) for lv in levels[:12]) + (
+                    " ..." if len(levels) > 12 else ""
+                )
+                raise GanforgeError(
+                    f"condition {name}={value}: no such value in column {name!r}",
+                    fix=f"values are: {shown}",
+                )
+            level = match[0]
+            slot = levels.index(level) if level in column.categories else len(column.categories)
+            parsed.append((discrete.index(column), level, slot))
+        return parsed
+
+    @torch.no_grad()
+    def sample(
+        self, n: int, conditions: dict[str, Any] | None = None, seed: int | None = None
+    ) -> pd.DataFrame:
+        """n synthetic rows; `conditions` {column: value} on discrete columns holds in every row.
+
+        The first condition is fed to G as its conditional vector; rows are then kept only where
+        every condition holds (rejection), until n rows are found.
+        """
+        self._check_fitted()
+        if not isinstance(n, (int, np.integer)) or n < 1:
+            raise GanforgeError(f"the number of rows must be a positive integer, got {n!r}")
+        seed = secrets.randbits(31) if seed is None else int(seed)
+        device = next(self.generator.parameters()).device
+        gen = torch.Generator(device).manual_seed(seed)
+        parsed = self._parse_conditions(conditions or {})
+        chunk = int(min(max(n, 500), 20000))
+        sampler = self._family.sampler
+        frames, have, tries = [], 0, 0
+        while have < n:
+            tries += 1
+            if tries > 50:
+                raise GanforgeError(
+                    f"only {have} of {n} rows satisfied the conditions in 50 tries",
+                    fix="ask for fewer rows or a value the model produces more often",
+                )
+            labels = None
+            if parsed:
+                column, _, slot = parsed[0]
+                labels = torch.zeros(chunk, sampler.cond_dim, device=device)
+                labels[:, int(sampler.offsets[column]) + slot] = 1.0
+            rows = self._family.generate(self.generator, chunk, device, gen, labels)
+            frame = self.transformer.inverse_transform(rows.cpu().numpy(), seed=seed + tries)
+            if parsed:
+                keep = np.ones(len(frame), dtype=bool)
+                for column, level, _ in parsed:
+                    name = self.transformer.discrete_columns()[column].name
+                    keep &= (
+                        frame[name].map(lambda v, lv=level: _same_level(_plain(v), lv)).to_numpy()
+                    )
+                frame = frame[keep]
+            frames.append(frame)
+            have += len(frame)
+        out = pd.concat(frames, ignore_index=True).iloc[:n].reset_index(drop=True)
+        # concat can widen dtypes (e.g. Int64/object); put the input's back
+        return out.astype(frames[0].dtypes.to_dict())
+
+    # ---- persistence -------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write the .gft model file atomically."""
+        from ganforge import __version__
+        from ganforge.training.checkpoint import atomic_save
+
+        self._check_fitted()
+        state = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "ganforge_version": __version__,
+            "config": self.config.to_dict(),
+            "layout": self._family.layout,
+            "transformer": self.transformer.to_dict(),
+            "frequencies": self._family.sampler.frequencies(),
+            "generator": {k: v.cpu() for k, v in self.generator.state_dict().items()},
+            "privacy": self.privacy,
+            "timings": dict(self.timings),
+        }
+        path = Path(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_save(state, path)
+        except OSError as e:
+            raise GanforgeError(f"cannot write the model file ({e.strerror})", str(path)) from None
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, device: str = "cpu") -> TabularGAN:
+        """Read a .gft file written by save(); another format or version is one clear line."""
+        state = _load_state(path)
+        config = Config.from_dict(state["config"], str(path))
+        model = cls(device=device, verbose=False)
+        model.config = config
+        model.transformer = TableTransformer.from_dict(state["transformer"])
+        layout = state["layout"]
+        data_dim = layout["data_dim"]
+        spans = [tuple(s) for s in layout["cond_spans"]]
+        sampler = ConditionSampler(torch.zeros(0, data_dim), spans, state["frequencies"])
+        family = TabularFamily(config, layout, sampler)
+        generator, _ = family.build()
+        try:
+            generator.load_state_dict(state["generator"])
+        except RuntimeError as e:
+            raise GanforgeError(
+                f"model file does not match its own layout ({str(e).splitlines()[0][:100]})",
+                str(path),
+            ) from None
+        from ganforge.training.loop import resolve_device
+
+        target = resolve_device(device)
+        model.generator = generator.to(target).eval()
+        family.sampler = sampler.to(target)
+        model._family = family
+        model.privacy = state.get("privacy")
+        model.timings = dict(state.get("timings") or {})
+        return model
+
+    @property
+    def decisions(self) -> list[str]:
+        """How each column is modelled, one line each."""
+        return list(self.transformer.decisions) if self.transformer else []
+
+
+def layout_of(transformer: TableTransformer) -> dict:
+    """The matrix layout the networks are built for (plain types)."""
+    cond_spans = [[s, w] for s, w in transformer.discrete_spans()]
+    return {
+        "spans": [[kind, s, w] for kind, s, w in transformer.spans()],
+        "cond_spans": cond_spans,
+        "cond_dim": sum(w for _, w in cond_spans),
+        "data_dim": transformer.output_dim,
+    }
+
+
+def _same_level(level: Any, value: Any) -> bool:
+    """Whether a user's value names a level (text from --where matches numbers and booleans)."""
+    if level is None:
+        return (
+            value is None
+            or (
+                isinstance(value, str)
+                and value.strip().lower() in ("", "nan", "na", "null", "none")
+            )
+            or (isinstance(value, float) and math.isnan(value))
+        )
+    if value is None:
+        return False
+    if _key(level) == _key(_plain(value)):
+        return True
+    text = str(value).strip()
+    if isinstance(level, bool):
+        return text.lower() == str(level).lower()
+    if isinstance(level, (int, float)):
+        try:
+            return float(text) == float(level)
+        except ValueError:
+            return False
+    return str(level) == text
+
+
+def _as_frame(data) -> pd.DataFrame:
+    if isinstance(data, (str, Path)):
+        from ganforge.tabular.io import read_csv
+
+        return read_csv(data)
+    if not isinstance(data, pd.DataFrame):
+        raise GanforgeError(f"expected a pandas DataFrame or a CSV path, got {type(data).__name__}")
+    if data.shape[1] == 0 or len(data) == 0:
+        raise GanforgeError("the table is empty", fix="give a table with rows and columns")
+    return data
+
+
+def _load_state(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise GanforgeError("no such model file", str(path))
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (
+        RuntimeError,
+        OSError,
+        EOFError,
+        pickle.UnpicklingError,
+        zipfile.BadZipFile,
+        ValueError,
+    ) as e:
+        first = str(e).strip().splitlines()[0][:100] if str(e).strip() else type(e).__name__
+        raise GanforgeError(
+            f"not a readable model file ({first})", str(path), "give a .gft written by ganforge"
+        ) from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise GanforgeError(
+            "not a ganforge tabular model",
+            str(path),
+            "give a .gft written by `ganforge tabular fit`",
+        )
+    version = state.get("format_version")
+    if version != FORMAT_VERSION:
+        raise GanforgeError(
+            f"model file format version {version} (written by ganforge "
+            f"{state.get('ganforge_version', '?')}); this ganforge reads version {FORMAT_VERSION}",
+            str(path),
+            "refit the model with this version of ganforge",
+        )
+    return state

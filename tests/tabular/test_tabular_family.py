@@ -1,0 +1,129 @@
+"""The tabular family: span activations, conditional loss and packed gradient penalty vs CTGAN."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ganforge.config import Config, merge
+from ganforge.errors import GanforgeError
+from ganforge.families import FAMILIES
+from ganforge.families.tabular import SpanActivation, TabularFamily
+
+# matrix layout: alpha, 3 modes, a 2-level column, alpha, 4 modes, a 9-level column
+SPANS = [("tanh", 0, 1), ("softmax", 1, 3), ("softmax", 4, 2), ("tanh", 6, 1),
+         ("softmax", 7, 4), ("softmax", 11, 9)]  # fmt: skip
+COND = [(4, 2), (11, 9)]
+LAYOUT = {"spans": SPANS, "cond_spans": COND, "cond_dim": 11, "data_dim": 20}
+
+
+def _config(**train):
+    return merge(
+        Config(),
+        {
+            "model": {
+                "family": "tabular",
+                "latent_dim": 8,
+                "g_width": 16,
+                "d_width": 16,
+                "mlp_layers": 2,
+                "pack": 4,
+                "d_norm": "none",
+            },  # fmt: skip
+            "train": {"loss": "wasserstein", "gp_weight": 10.0, "batch_size": 16, **train},
+        },
+    )
+
+
+def test_grouped_layout_round_trips_and_activations_are_valid():
+    act = SpanActivation(SPANS, COND)
+    matrix = torch.randn(7, 20)
+    grouped = act.to_grouped(matrix)
+    assert torch.equal(act.to_matrix(grouped), matrix)
+    assert grouped.shape[1] == act.width >= 20
+    out = act.to_matrix(act(torch.randn(7, act.width) * 3))
+    assert out[:, [0, 6]].abs().max() <= 1  # tanh
+    for kind, s, w in SPANS:
+        if kind == "softmax":
+            torch.testing.assert_close(out[:, s : s + w].sum(1), torch.ones(7))
+    padded = act(torch.randn(7, act.width))[:, act.source < 0]
+    assert padded.abs().max() == 0  # padding slots are always 0, as in the data
+
+
+def test_gumbel_softmax_draws_levels_with_softmax_probabilities():
+    act = SpanActivation([("softmax", 0, 3)], [])
+    logits = torch.tensor([[1.0, 0.0, -1.0]]).repeat(40000, 1)
+    picks = act(act.to_grouped(logits), generator=torch.Generator().manual_seed(0)).argmax(1)
+    observed = torch.bincount(picks, minlength=3).float() / len(picks)
+    torch.testing.assert_close(observed, torch.softmax(logits[0], 0), atol=0.01, rtol=0)
+
+
+def test_condition_cross_entropy_matches_torch_cross_entropy():
+    act = SpanActivation(SPANS, COND)
+    matrix_raw = torch.randn(5, 20)
+    raw = act.to_grouped(matrix_raw)
+    log_probs = act.condition_log_probs(raw)
+    target = torch.tensor([0, 1, 0, 1, 1]), torch.tensor([3, 8, 0, 5, 2])
+    for i in range(5):
+        cond = torch.zeros(11)
+        column = i % 2
+        cond[(0 if column == 0 else 2) + target[column][i]] = 1
+        s, w = COND[column]
+        expected = F.cross_entropy(matrix_raw[i : i + 1, s : s + w], target[column][i : i + 1])
+        torch.testing.assert_close(-(log_probs[i] * cond).sum(), expected)
+
+
+def test_packed_gradient_penalty_equals_ctgans():
+    family = TabularFamily(_config(), LAYOUT)
+    G, D = family.build()
+    width = G.activate.width + 11
+    real, fake = torch.randn(16, width), torch.randn(16, width)
+    from ganforge import objectives
+    from ganforge.nets.layers import fold_pack
+
+    torch.manual_seed(3)
+    ours = objectives.gradient_penalty(D.packed, fold_pack(real, 4), fold_pack(fake, 4))
+    # CTGAN's Discriminator.calc_gradient_penalty, written out (lambda applied by the caller)
+    torch.manual_seed(3)
+    alpha = torch.rand(real.size(0) // 4, 1, 1).repeat(1, 4, real.size(1)).view(-1, real.size(1))
+    interpolates = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    scores = D(interpolates)
+    (gradients,) = torch.autograd.grad(
+        scores, interpolates, torch.ones_like(scores), create_graph=True
+    )
+    theirs = ((gradients.view(-1, 4 * real.size(1)).norm(2, dim=1) - 1) ** 2).mean()
+    torch.testing.assert_close(ours, theirs)
+
+
+def test_losses_and_generation_shapes():
+    family = TabularFamily(_config(), LAYOUT)
+    from ganforge.tabular.sampler import ConditionSampler
+
+    matrix = torch.zeros(40, 20)
+    matrix[:, 4 + torch.arange(40) % 2] = 0  # placeholder, set one-hots below
+    matrix[torch.arange(40), 4 + torch.arange(40) % 2] = 1
+    matrix[torch.arange(40), 11 + torch.arange(40) % 9] = 1
+    family.sampler = ConditionSampler(matrix, COND)
+    G, D = family.build()
+    real = G.activate.to_grouped(matrix[:16])
+    cond = family.sampler.conditions_of_rows(torch.arange(16))
+    d_loss, d_logs = family.discriminator_loss(G, D, real, cond, 0)
+    g_loss, g_logs = family.generator_loss(G, D, real, cond, 0)
+    assert d_loss.shape == () and {"d_loss", "gp"} <= set(d_logs)
+    assert g_logs["cond_ce"] > 0 and torch.isfinite(g_loss)
+    d_loss.backward()
+    assert all(p.grad is not None for p in D.parameters())
+    assert family.generate(G.eval(), 5, torch.device("cpu")).shape == (5, 20)
+
+
+def test_the_family_needs_a_table():
+    assert FAMILIES["tabular"] is TabularFamily
+    with pytest.raises(GanforgeError, match="ganforge tabular fit"):
+        TabularFamily(_config())
+
+
+def test_padding_buckets_bound_the_waste():
+    act = SpanActivation(SPANS, COND)
+    assert act.width <= 2 * 20
+    assert [g[2] for g in act.groups] == sorted(g[2] for g in act.groups)
+    assert np.all(act.where.numpy() >= 0)

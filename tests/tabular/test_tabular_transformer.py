@@ -1,0 +1,168 @@
+"""Mode-specific normalisation and the column types: numbers checked against formulas/scipy."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from scipy.stats import norm
+
+from ganforge.errors import GanforgeError
+from ganforge.tabular.transformer import TableTransformer, fit_mixture
+
+
+def test_mixture_finds_two_separated_modes():
+    rng = np.random.default_rng(0)
+    values = np.r_[rng.normal(-5, 1, 3000), rng.normal(5, 0.5, 1000)]
+    means, stds, weights = (np.array(v) for v in fit_mixture(values, 10, 0.005, 4000, seed=0))
+    # (the variational mixture may split a mode into several components, as CTGAN's does)
+    left, right = means < 0, means > 0
+    assert np.all(np.abs(means[left] + 5) < 0.3) and np.all(np.abs(means[right] - 5) < 0.3)
+    assert weights[left].sum() == pytest.approx(0.75, abs=0.02) and weights.sum() == pytest.approx(
+        1
+    )
+    # the mixture's density matches the true one (scipy) where the data lie
+    grid = np.linspace(-8, 7, 61)
+    fitted = (weights * norm.pdf(grid[:, None], means, stds)).sum(1)
+    true = 0.75 * norm.pdf(grid, -5, 1) + 0.25 * norm.pdf(grid, 5, 0.5)
+    assert np.abs(fitted - true).max() < 0.05
+
+
+def test_mixture_is_fit_on_a_subsample(monkeypatch):
+    from sklearn.mixture import BayesianGaussianMixture
+
+    seen = []
+    original = BayesianGaussianMixture.fit
+    monkeypatch.setattr(
+        BayesianGaussianMixture,
+        "fit",
+        lambda self, X, y=None: seen.append(len(X)) or original(self, X),
+    )
+    fit_mixture(np.random.default_rng(0).normal(size=50_000), 10, 0.005, 2000, seed=0)
+    assert seen == [2000]
+
+
+def test_alpha_and_mode_follow_the_papers_formula(table):
+    tr = TableTransformer(mixture_rows=500).fit(table)
+    column = next(c for c in tr.columns if c.name == "num")
+    matrix = tr.transform(table, seed=1)
+    start = sum(c.width for c in tr.columns[: tr.columns.index(column)])
+    block = matrix[:, start : start + column.width]
+    x = table["num"].to_numpy()
+    present = ~np.isnan(x)
+    mode = block[present, 1:].argmax(1)
+    means, stds = np.array(column.means), np.array(column.stds)
+    # alpha = (x - mu_k) / (4 sigma_k), clipped to [-0.99, 0.99] (Xu et al. 2019, section 4.2)
+    expected = np.clip((x[present] - means[mode]) / (4 * stds[mode]), -0.99, 0.99)
+    np.testing.assert_allclose(block[present, 0], expected, rtol=1e-5, atol=1e-6)
+    # missing values: the extra last mode, alpha 0
+    assert (block[~present, -1] == 1).all() and (block[~present, 0] == 0).all()
+    assert (block[:, 1:].sum(1) == 1).all()  # exactly one mode per row
+
+
+def test_mode_is_drawn_from_its_posterior():
+    # a value between two modes is assigned to each with its posterior probability (scipy)
+    frame = pd.DataFrame({"v": np.r_[np.full(1, 0.8), np.random.default_rng(0).normal(size=10)]})
+    tr = TableTransformer().fit(frame, discrete_columns=[])
+    c = tr.columns[0]
+    c.means, c.stds, c.weights = [0.0, 2.0], [1.0, 0.5], [0.6, 0.4]
+    value = pd.DataFrame({"v": np.full(20000, 0.8)})
+    modes = tr.transform(value, seed=3)[:, 1:3].argmax(1)
+    density = np.array(c.weights) * norm.pdf(0.8, c.means, c.stds)
+    assert modes.mean() == pytest.approx(density[1] / density.sum(), abs=0.01)
+
+
+def test_round_trip_restores_values_types_and_order(table):
+    tr = TableTransformer(mixture_rows=500).fit(table)
+    back = tr.inverse_transform(tr.transform(table))
+    assert list(back.columns) == list(table.columns)
+    for name in ("cat", "flag", "const", "grade", "age", "day"):
+        assert back[name].tolist() == table[name].tolist(), name
+    assert back["num"].isna().tolist() == table["num"].isna().tolist()
+    np.testing.assert_allclose(back["num"].dropna(), table["num"].dropna(), atol=0.011)
+    assert back["age"].dtype == np.int64 and back["flag"].dtype == bool
+    assert back["num"].dtype == np.float64 and back["grade"].dtype == np.int64
+
+
+def test_outputs_respect_ranges_integers_and_decimals(table):
+    tr = TableTransformer(mixture_rows=500).fit(table)
+    noise = np.random.default_rng(0).normal(0, 3, (500, tr.output_dim)).astype(np.float32)
+    out = tr.inverse_transform(noise)
+    assert out["age"].between(table["age"].min(), table["age"].max()).all()
+    num = out["num"].dropna()
+    assert num.between(table["num"].min(), table["num"].max()).all()
+    assert np.allclose(num * 100, np.round(num * 100))  # the data's 2 decimals
+    assert set(out["cat"]) <= {"x", "y", "z"} and (out["const"] == 7).all()
+    days = pd.to_datetime(out["day"], format="%Y-%m-%d")
+    assert days.between("2020-01-01", "2020-08-27").all()
+
+
+def test_column_decisions(table):
+    tr = TableTransformer(mixture_rows=500).fit(table)
+    kinds = {c.name: (c.kind, c.dtype) for c in tr.columns}
+    assert kinds == {
+        "cat": ("discrete", "string"),
+        "num": ("continuous", "float"),
+        "age": ("continuous", "int"),
+        "flag": ("discrete", "bool"),
+        "const": ("constant", "int"),
+        "day": ("continuous", "datetime"),
+        "grade": ("discrete", "int"),  # 3 integer levels
+    }
+    assert any("10.0% missing" in d or "missing" in d for d in tr.decisions if d.startswith("num"))
+    given = TableTransformer(mixture_rows=500).fit(table, discrete_columns=["age"])
+    assert given.columns[2].kind == "discrete" and given.columns[6].kind == "continuous"
+
+
+def test_rare_levels_are_grouped_and_sampled_back_by_frequency():
+    rng = np.random.default_rng(0)
+    common = rng.choice(["a", "b"], 4000)
+    rare = np.array([f"r{i}" for i in range(60)] * 10 + ["r0"] * 400)
+    frame = pd.DataFrame({"c": np.r_[common, rare]})
+    tr = TableTransformer(max_categories=5).fit(frame)
+    c = tr.columns[0]
+    assert c.width == 5 and len(c.rare_values) == 58 and tr.warnings  # r0, r1 kept... 57 grouped
+    assert "grouped" in tr.warnings[0]
+    block = np.zeros((20000, 5), dtype=np.float32)
+    block[:, 4] = 1  # every row in the rare slot
+    out = tr.inverse_transform(block, seed=0)["c"]
+    expected = np.array(c.rare_counts) / sum(c.rare_counts)
+    observed = out.value_counts(normalize=True).reindex(c.rare_values).fillna(0).to_numpy()
+    assert np.abs(observed - expected).max() < 0.01
+
+
+def test_bad_columns_are_clear_errors(table):
+    frame = table.assign(empty=np.nan)
+    with pytest.raises(GanforgeError, match="column 'empty' has no values"):
+        TableTransformer().fit(frame)
+    with pytest.raises(GanforgeError, match=r"discrete column\(s\) 'nope' not in the table"):
+        TableTransformer().fit(table, discrete_columns=["nope"])
+    tr = TableTransformer(mixture_rows=500).fit(table)
+    with pytest.raises(GanforgeError, match="has a value 'w' the model has not seen"):
+        tr.transform(table.assign(cat="w"))
+
+
+def test_metadata_is_plain_and_survives_weights_only_load(table, tmp_path):
+    tr = TableTransformer(mixture_rows=500).fit(table)
+    torch.save(tr.to_dict(), tmp_path / "t.pt")
+    again = TableTransformer.from_dict(torch.load(tmp_path / "t.pt", weights_only=True))
+    matrix = tr.transform(table, seed=0)
+    pd.testing.assert_frame_equal(again.inverse_transform(matrix), tr.inverse_transform(matrix))
+
+
+def test_public_metadata_replaces_the_data_statistics(table):
+    public = {"cat": {"categories": ["x", "y", "z", "w"]}, "age": {"min": 0, "max": 120}}
+    tr = TableTransformer().fit(table[["cat", "age"]], public=public)
+    cat, age = tr.columns
+    assert cat.categories == ["x", "y", "z", "w"] and cat.counts == [1, 1, 1, 1]
+    assert (age.lo, age.hi) == (0.0, 120.0) and len(age.means) == 10
+    assert age.means[0] == pytest.approx(6.0)  # evenly spaced, not fit
+
+
+def test_public_bounds_may_be_dates_and_are_checked(table):
+    public = {"day": {"min": "2019-01-01", "max": "2021-01-01"}}
+    day = TableTransformer().fit(table[["day"]], public=public).columns[0]
+    assert day.lo == pd.Timestamp("2019-01-01").timestamp() and day.dtype == "datetime"
+    with pytest.raises(GanforgeError, match="min 'soon' is not a number or a date"):
+        TableTransformer().fit(table[["day"]], public={"day": {"min": "soon", "max": 1}})
+    with pytest.raises(GanforgeError, match="max is below min"):
+        TableTransformer().fit(table[["age"]], public={"age": {"min": 5, "max": 1}})
