@@ -156,15 +156,14 @@ def test_upscale_api_modes(sr_run):
     assert tiny.shape == (6, 4, 3)
 
 
-def test_upscale_refuses_wrong_scale_and_non_sr_runs(sr_run, tmp_path):
+def test_upscale_refuses_wrong_scale_and_non_sr_runs(sr_run, tmp_path, tiny):
     with pytest.raises(GanforgeError, match="upscales x2, not x4"):
         upscale(sr_run, _smooth(8, 8), scale=4)
     with pytest.raises(GanforgeError, match="float32"):
         upscale(sr_run, np.zeros((8, 8, 3), np.float32))
-    from conftest import tiny_config
     from ganforge.run import train
 
-    run_dir, _ = train(tiny_config(tmp_path, train={"steps": 2}), quiet=True)
+    run_dir, _ = train(tiny(train={"steps": 2}), quiet=True)
     with pytest.raises(GanforgeError, match="not a super-resolution run"):
         upscale(run_dir, _smooth(8, 8))
 

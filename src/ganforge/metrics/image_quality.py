@@ -32,9 +32,16 @@ _Y_WEIGHTS = (65.481 / 255.0, 128.553 / 255.0, 24.966 / 255.0)
 _SSIM_SIZE, _SSIM_SIGMA = 11, 1.5
 
 
+def _as_tensor(image: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """A CPU tensor holding a copy of the image (read-only arrays are fine)."""
+    if torch.is_tensor(image):
+        return image.detach().cpu().clone()
+    return torch.from_numpy(np.array(image))
+
+
 def rgb_to_y(image: np.ndarray | torch.Tensor) -> torch.Tensor:
     """BT.601 luma of an (H, W, 3) image on the 0..255 scale, float64 (H, W) in [16, 235]."""
-    x = torch.as_tensor(np.asarray(image)).to(torch.float64)
+    x = _as_tensor(image).to(torch.float64)
     if x.dim() != 3 or x.shape[-1] != 3:
         raise ValueError(f"rgb_to_y needs an (H, W, 3) image, got shape {tuple(x.shape)}")
     weights = torch.tensor(_Y_WEIGHTS, dtype=torch.float64)
@@ -45,7 +52,7 @@ def _prepare(
     a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor, crop_border: int, y_channel: bool
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Both images as float64 (C, H, W), converted to Y when asked, borders cropped."""
-    x, y = (torch.as_tensor(np.asarray(v)) for v in (a, b))
+    x, y = _as_tensor(a), _as_tensor(b)
     if x.shape != y.shape:
         raise GanforgeError(
             f"images differ in shape: {tuple(x.shape)} vs {tuple(y.shape)}",
