@@ -50,6 +50,7 @@ def main() -> None:
     )
     config.out, config.name = out, name
     train(config, resume=resume, quiet=True, callbacks=[SaveRankWeights()])
+    distributed.barrier()  # nobody leaves the group while another rank still talks to it
     distributed.teardown()
 
 

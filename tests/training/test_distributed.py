@@ -54,6 +54,10 @@ def torchrun(tmp_path, name, steps, batch=8, resume=None, nproc=2):
     if resume:
         cmd.append(str(resume))
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    if proc.returncode != 0 and "exitcode: -6" in proc.stderr:
+        # gloo occasionally aborts a worker at process exit on a loaded machine (seen once in
+        # ~10 runs); a real training failure reproduces, so one retry separates the two.
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return tmp_path / name
 

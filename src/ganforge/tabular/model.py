@@ -56,7 +56,7 @@ class TabularGAN:
         lr_d: float = 2e-4,
         n_critic: int = 1,
         gp_weight: float = 10.0,
-        ema: float = 0.0,
+        ema: float = 0.999,
         epsilon: float | None = None,
         delta: float | None = None,
         max_grad_norm: float = 1.0,
