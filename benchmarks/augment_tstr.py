@@ -6,7 +6,8 @@ images (1,000 per class), and train the same small CNN on
 
   (a) real:       the 500 real images;
   (b) real+synth: the 500 real + the 10,000 synthetic, each batch half real, half synthetic
-                  (plain concatenation would show a real image in only 1 of 21 draws);
+                  (``--synth-share``; plain concatenation would show a real image in only 1
+                  of 21 draws);
   (c) synth:      the 10,000 synthetic only ("train on synthetic, test on real", TSTR);
   (d) real+filt:  as (b), the synthetic images first filtered by the (a) classifier (kept when it
                   gives their intended class >= 0.9): nothing beyond the 500 real images is used.
@@ -19,7 +20,7 @@ Every CNN gets the same optimiser, steps and batch size and is tested on the ful
 
 Prints one line per seed and condition as results come in, then
 ``augment_tstr real=MEAN+-STD real+synth=... synth=... real+filt=... seeds=N``.
-Per-seed results are kept in benchmarks/results/augment_tstr_s<seed>.json; a seed whose file
+Per-seed results are kept in benchmarks/results/augment_tstr<tag>_s<seed>.json; a seed whose file
 exists is not recomputed (delete it to rerun), so an interrupted run continues where it stopped.
 """
 
@@ -64,19 +65,25 @@ class SmallCNN(nn.Module):
 
 
 def train_cnn(
-    sets: list[tuple[torch.Tensor, torch.Tensor]], steps: int, batch_size: int, seed: int
+    sets: list[tuple[torch.Tensor, torch.Tensor]],
+    steps: int,
+    batch_size: int,
+    seed: int,
+    synth_share: float = 0.5,
 ) -> SmallCNN:
-    """Adam(1e-3) for `steps` batches; each batch takes an equal share from every set."""
+    """Adam(1e-3) for `steps` batches; with two sets (real, synthetic) each batch takes
+    `synth_share` of its images from the second."""
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     model = SmallCNN()
     opt = torch.optim.Adam(model.parameters(), 1e-3)
-    share = batch_size // len(sets)
+    synthetic = round(batch_size * synth_share)
+    counts = [batch_size] if len(sets) == 1 else [batch_size - synthetic, synthetic]
     model.train()
     for _ in range(steps):
         xs, ys = [], []
-        for x, y in sets:
-            index = torch.randint(len(x), (share,), generator=g)
+        for (x, y), count in zip(sets, counts, strict=True):
+            index = torch.randint(len(x), (count,), generator=g)
             xs.append(x[index])
             ys.append(y[index])
         loss = F.cross_entropy(model(torch.cat(xs)), torch.cat(ys))
@@ -168,14 +175,19 @@ def one_seed(args, seed: int) -> dict:
     real_model = train_cnn([(real_x, real_y)], steps, bs, seed)
     result["real"] = accuracy(real_model)
     result["real+synth"] = accuracy(
-        train_cnn([(real_x, real_y), (synth_x, synth_y)], steps, bs, seed)
+        train_cnn([(real_x, real_y), (synth_x, synth_y)], steps, bs, seed, args.synth_share)
     )
     result["synth"] = accuracy(train_cnn([(synth_x, synth_y)], steps, bs, seed))
     probs = predict(real_model, synth_x)
     keep = (probs.argmax(1) == synth_y) & (probs.gather(1, synth_y[:, None])[:, 0] >= 0.9)
     result["filter_kept"] = int(keep.sum())
     filtered = (synth_x[keep], synth_y[keep])
-    result["real+filt"] = accuracy(train_cnn([(real_x, real_y), filtered], steps, bs, seed))
+    # Nothing kept (a hopeless generator): no (d) to train; NaN marks it in the summary.
+    result["real+filt"] = (
+        accuracy(train_cnn([(real_x, real_y), filtered], steps, bs, seed, args.synth_share))
+        if len(filtered[0])
+        else float("nan")
+    )
     result["seconds"] = round(time.perf_counter() - t0)
     return result
 
@@ -192,6 +204,10 @@ def main() -> None:
     parser.add_argument("--real-per-class", type=int, default=50)
     parser.add_argument("--synth-per-class", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--synth-share", type=float, default=0.5, help="share of synthetic images per batch in b, d"
+    )
+    parser.add_argument("--tag", default="", help="suffix of the per-seed result files")
     parser.add_argument("--out", default="runs/bench")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -199,7 +215,7 @@ def main() -> None:
 
     results = []
     for seed in args.seeds:
-        path = RESULTS / f"augment_tstr_s{seed}.json"
+        path = RESULTS / f"augment_tstr{args.tag}_s{seed}.json"
         if path.exists():
             result = json.loads(path.read_text())
         else:

@@ -12,7 +12,8 @@ than wall time because the machine may be shared), whichever comes first, then d
   the first 10,000 test images, all with the same protocol as ``ganforge eval``.
 
 Ring (``ring-cgan``): per label, the share of samples whose nearest mode is the label's own mode
-and that lie within 3 std of it (VEEGAN's "high quality" radius).
+and that lie within 3 std of it (VEEGAN's "high quality" radius), and the samples' spread
+around it relative to the data's std (a label drawn as one point would score ~0).
 
     python benchmarks/conditional.py --preset mnist-cgan --cpu-minutes 15 --threads 1
     python benchmarks/conditional.py --preset ring-cgan
@@ -150,6 +151,8 @@ def ring_report(model: TrainedGenerator, per_class: int, seed: int) -> dict:
         name: {
             "nearest_is_own": float(own[labels == c].float().mean()),
             "own_mode_3std": float(close[labels == c].float().mean()),
+            # Spread around the mode relative to the data's std (~0: one point per label).
+            "std_ratio": float(points[labels == c].std(0).mean() / RING_STD),
         }
         for c, name in enumerate(model.class_names)
     }
@@ -158,6 +161,7 @@ def ring_report(model: TrainedGenerator, per_class: int, seed: int) -> dict:
         "nearest_is_own": float(own.float().mean()),
         "own_mode_mean": sum(shares) / len(shares),
         "own_mode_min": min(shares),
+        "std_ratio_min": min(p["std_ratio"] for p in per.values()),
         "per_class": per,
     }
 
@@ -197,7 +201,8 @@ def main() -> None:
     if ring:
         print(
             f"{head} nearest_is_own={report['nearest_is_own']:.4f} "
-            f"own_mode_mean={report['own_mode_mean']:.4f} own_mode_min={report['own_mode_min']:.4f}"
+            f"own_mode_mean={report['own_mode_mean']:.4f} own_mode_min={report['own_mode_min']:.4f} "
+            f"std_ratio_min={report['std_ratio_min']:.2f}"
         )
     else:
         print(

@@ -127,6 +127,7 @@ def _child(kind: str, options: dict, train_csv: str, out_csv: str, queue) -> Non
                 epochs=options["epochs"],
                 epsilon=options.get("epsilon"),
                 precision=options.get("precision", "fp32"),
+                pack=options.get("pack", 10),
                 seed=options.get("seed", 0),
                 verbose=False,
             ).fit(train, DISCRETE)
@@ -191,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--models",
         default="ganforge,ctgan,copula",
-        help="comma list (ganforge-bf16: bf16 autocast)",
+        help="comma list (ganforge-bf16-pack1: bf16 autocast, pack 1)",
     )
     parser.add_argument("--precision", default="fp32", help="ganforge: fp32 | bf16 | auto")
     parser.add_argument("--dp-epsilon", type=float, default=None, help="also fit ganforge with DP")
@@ -212,10 +213,15 @@ def main(argv: list[str] | None = None) -> int:
     train, test = read_csv(train_csv), read_csv(os.path.join(args.data, "adult_test.csv"))
     plan = []
     for label in args.models.split(","):
-        kind, _, precision = label.partition("-")  # ganforge-bf16: bf16 autocast
+        kind, *variant = label.split("-")  # ganforge-bf16-pack1: bf16 autocast, no packing
         options = {"epochs": args.epochs, "seed": args.seed, "label": label}
         if kind == "ganforge":
-            options["precision"] = precision or args.precision
+            options["precision"] = args.precision
+            for token in variant:
+                if token.startswith("pack"):
+                    options["pack"] = int(token[4:])
+                else:
+                    options["precision"] = token
         plan.append((kind, options))
     if args.dp_epsilon is not None:
         plan.append(

@@ -70,7 +70,6 @@ TRAIN_FLAGS = {
     "--max-rollbacks": ("train", "max_rollbacks", int),
     "--rollback-lr-factor": ("train", "rollback_lr_factor", float),
     "--divergence-window": ("train", "divergence_window", int),
-    "--collapse-rollback": ("train", "collapse_rollback", _on_off),
     # f-AnoGAN (--family fanogan): WGAN steps before the encoder-only phase
     "--gan-steps": ("train", "fanogan_gan_steps", int),
     # Super-resolution (--family srgan): --resolution is the HR training crop

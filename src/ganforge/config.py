@@ -108,7 +108,6 @@ class TrainConfig:
     divergence_acc: float = 0.99  # D accuracy on real and on fake at least this ...
     divergence_window: int = 1000  # ... for this many steps while G loss rises (0: no check)
     collapse_ratio: float = 0.5  # diversity/class entropy/modes below this share of its best
-    collapse_rollback: bool = False  # roll back on collapse too (default: a warning only)
     # Super-resolution family (Ledig 2017; Wang 2018): the content and adversarial terms
     sr_pretrain_steps: int = 0  # first N steps: pixel loss only, D idle (the PSNR model)
     sr_pixel_loss: str = "l1"  # l1 | mse

@@ -63,10 +63,6 @@ def test_fit_sample_report_round_trip(model_file, table_csv, tmp_path, capsys):
     assert (tmp_path / "r.html").read_text().startswith("<!doctype html>")
 
 
-@pytest.mark.xfail(
-    reason="DP critic step: per-sample grads fail on an unused parameter (see session note)",
-    strict=False,
-)
 def test_dp_fit_prints_the_privacy_spent(table_csv, tmp_path, capsys):
     code, out, _ = run_cli(
         capsys, "tabular", "fit", table_csv, "-o", tmp_path / "dp.gft", *TINY, "--epsilon", 3

@@ -6,7 +6,6 @@ import argparse
 import json
 import os
 import sys
-import warnings
 from pathlib import Path
 
 from ganforge.errors import GanforgeError
@@ -128,13 +127,7 @@ def fit(args: argparse.Namespace, out=None) -> int:
     _check_writable(output)
     frame = read_csv(args.data)
     public = _public_metadata(args.public_metadata)
-    if public is not None:
-        unknown = [c for c in public if c not in frame.columns]
-        if unknown:
-            raise GanforgeError(
-                f"public metadata names column(s) not in the table: {', '.join(unknown)}",
-                args.public_metadata,
-            )
+    if public is not None:  # (columns it names that the table lacks: the transformer says so)
         if args.epsilon is None:
             print("ganforge: note: --public-metadata matters only with --epsilon", file=out)
     model = TabularGAN(
@@ -154,15 +147,18 @@ def fit(args: argparse.Namespace, out=None) -> int:
         precision=args.precision,
     )
     print(f"ganforge: {len(frame)} rows x {frame.shape[1]} columns from {args.data}", file=out)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        model.fit(frame, _names(args.discrete), public, args.run_dir, args.resume)
     how = "given" if args.discrete else "detected"
-    print(f"ganforge: columns ({how} discrete; the rest continuous or constant):", file=out)
-    for line in model.decisions:
-        print(f"  {line}", file=out)
-    for w in caught:
-        print(f"ganforge: warning: {w.message}", file=out)
+
+    def show_columns(decisions: list[str], notes: list[str]) -> None:
+        print(f"ganforge: columns ({how} discrete; the rest continuous or constant):", file=out)
+        for line in decisions:
+            print(f"  {line}", file=out)
+        for note in notes:
+            print(f"ganforge: warning: {note}", file=out)
+        out.flush()
+
+    model.on_columns = show_columns
+    model.fit(frame, _names(args.discrete), public, args.run_dir, args.resume)
     t = model.timings
     print(
         f"ganforge: fit in {t['fit_s']:.1f}s (preprocessing {t['preprocess_s']:.1f}s, "
@@ -177,7 +173,7 @@ def fit(args: argparse.Namespace, out=None) -> int:
             f"{p['steps']} critic steps, sample rate {p['sample_rate']:.4f})",
             file=out,
         )
-        if p["preprocessing_private"]:
+        if not p["preprocessing_covered"]:
             print(
                 "ganforge: privacy: NOT covered: the preprocessing (column types, ranges, mixture "
                 "modes, category lists) was fit on the data; pass --public-metadata to cover it",

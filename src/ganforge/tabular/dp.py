@@ -189,7 +189,11 @@ class PrivateCritic:
         public_grads = [torch.zeros_like(p) for p in params]
         if t.gp_weight > 0:
             gp = objectives.gradient_penalty(D.packed, fakes[n : n + batch], fakes[n + batch :])
-            public_grads = torch.autograd.grad(t.gp_weight * gp, params)
+            # (the last layer's bias does not move an input gradient: no gradient for it)
+            grads = torch.autograd.grad(t.gp_weight * gp, params, allow_unused=True)
+            public_grads = [
+                torch.zeros_like(p) if g is None else g for p, g in zip(params, grads, strict=True)
+            ]
             logs["gp"] = gp.detach()
         expected_batch = self.sample_rate * len(family.sampler.codes)
         sigma = self.noise_multiplier * self.max_grad_norm

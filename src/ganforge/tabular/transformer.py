@@ -166,6 +166,11 @@ class TableTransformer:
                     fix=f"columns are: {', '.join(names)}",
                 )
         public = public or {}
+        strangers = [c for c in public if c not in names]
+        if strangers:
+            raise GanforgeError(
+                f"public metadata names column(s) not in the table: {', '.join(strangers)}"
+            )
         rng = np.random.default_rng(self.seed)
         self.columns, self.decisions, self.warnings = [], [], []
         for name, original in zip(names, frame.columns, strict=True):
