@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from ganforge.cli import main
+from tests.cli_helpers import assert_one_line_error, run_cli
 
 TINY = [
     "--data",
@@ -31,22 +31,6 @@ TINY = [
     "--no-tensorboard",
     "--quiet",
 ]
-
-
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(code, err, pattern):
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("ganforge: error: "), err
-    assert "Traceback" not in err
-    import re
-
-    assert re.search(pattern, lines[0]), lines[0]
 
 
 @pytest.fixture

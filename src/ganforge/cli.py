@@ -445,12 +445,7 @@ def cmd_train(args) -> int:
         return _relaunch_under_torchrun(args)
 
     config, resume = _train_config(args)
-    dataset = None
-    if config.model.family == "srgan":  # SR trains on full-size images, not resized squares
-        from ganforge.data.sr import sr_dataset_for
-
-        dataset = sr_dataset_for(config)
-    run_dir, summary = train(config, resume=resume, quiet=args.quiet, dataset=dataset)
+    run_dir, summary = train(config, resume=resume, quiet=args.quiet)
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports
         return 0
     last = summary["last"]

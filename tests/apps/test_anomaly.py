@@ -14,6 +14,7 @@ from PIL import Image
 from ganforge.apps.anomaly import AnomalyDetector, threshold_at
 from ganforge.data.tables import read_numeric_csv
 from ganforge.errors import GanforgeError
+from tests.cli_helpers import assert_one_line_error, run_cli
 
 SMALL = {"model": {"latent_dim": 4, "g_width": 8, "d_width": 8}}
 SMALL_TABLE = {"model": {"latent_dim": 4, "g_width": 16, "d_width": 16}}
@@ -177,23 +178,6 @@ def test_bad_csv_is_one_line(tmp_path, text, message):
 
 
 # ---- images and the command line ------------------------------------------------------------
-
-
-def run_cli(capsys, *argv):
-    from ganforge.cli import main
-
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(code, err, pattern):
-    import re
-
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("ganforge: error: "), err
-    assert re.search(pattern, lines[0]), lines[0]
 
 
 def image_folder(root, n, seed=0, size=12):

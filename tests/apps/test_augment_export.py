@@ -9,27 +9,14 @@ import torch
 from PIL import Image
 
 from ganforge.apps.augment import conditional_accuracy, export_dataset, label_checker
-from ganforge.cli import main
 from ganforge.errors import GanforgeError
 from ganforge.images import to_uint8
 from ganforge.sampling import load_generator
+from tests.cli_helpers import assert_one_line_error, run_cli
 
 TINY = ["--data", "digits", "--resolution", 8, "--latent-dim", 8, "--g-width", 8, "--d-width", 8]
 TINY += ["--batch-size", 16, "--steps", 4, "--log-every", 2, "--sample-every", 4]
 TINY += ["--checkpoint-every", 4, "--no-tensorboard", "--quiet"]
-
-
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(code, err, pattern):
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("ganforge: error: "), err
-    assert re.search(pattern, lines[0]), lines[0]
 
 
 def read_csv(path):

@@ -22,6 +22,7 @@ from ganforge.data.sr import bicubic_resize, downscale
 from ganforge.errors import GanforgeError
 from ganforge.metrics.image_quality import psnr, ssim
 from ganforge.nets.srresnet import SRResNet
+from tests.cli_helpers import assert_one_line_error, run_cli
 
 
 def _smooth(h, w, seed=0, channels=3):
@@ -29,21 +30,6 @@ def _smooth(h, w, seed=0, channels=3):
     coarse = rng.integers(0, 256, (max(2, h // 6), max(2, w // 6), 3), dtype=np.uint8)
     big = np.asarray(Image.fromarray(coarse).resize((w, h), Image.BICUBIC))
     return big if channels == 3 else big[..., 0]
-
-
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(code, err, pattern):
-    import re
-
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("ganforge: error: "), err
-    assert re.search(pattern, lines[0]), lines[0]
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,5 @@
 """`ganforge translate` and translate(): files, folders, directions, scores, and bad input."""
 
-import re
-
 import numpy as np
 import pytest
 import torch
@@ -13,26 +11,13 @@ from ganforge.cli import main
 from ganforge.data.paired import TranslationDataset
 from ganforge.errors import GanforgeError
 from ganforge.images import to_uint8
+from tests.cli_helpers import assert_one_line_error, run_cli
 
 torch.set_num_threads(1)
 
 TINY = ["--resolution", 16, "--g-width", 4, "--d-width", 4, "--patch-layers", 1]
 TINY += ["--resnet-blocks", 1, "--batch-size", 4, "--steps", 2, "--log-every", 1]
 TINY += ["--sample-every", 2, "--checkpoint-every", 2, "--no-tensorboard", "--quiet"]
-
-
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(code, err, pattern):
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("ganforge: error: "), err
-    assert "Traceback" not in err
-    assert re.search(pattern, lines[0]), lines[0]
 
 
 def picture(seed: int, size=(16, 16)) -> np.ndarray:

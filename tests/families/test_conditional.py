@@ -8,7 +8,6 @@ import pytest
 import torch
 from PIL import Image
 
-from ganforge.cli import main
 from ganforge.config import Config, merge
 from ganforge.errors import GanforgeError
 from ganforge.families import make_family
@@ -18,21 +17,7 @@ from ganforge.run import train
 from ganforge.sampling import generate, load_generator
 from ganforge.training.checkpoint import load_file
 from ganforge.training.loop import Trainer
-
-
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(code, err, pattern):
-    import re
-
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("ganforge: error: "), err
-    assert re.search(pattern, lines[0]), lines[0]
+from tests.cli_helpers import assert_one_line_error, run_cli
 
 
 def model_config(arch="dcgan", shape=(1, 8, 8), k=10, **model) -> Config:

@@ -364,3 +364,13 @@ def test_sr_presets_build(name):
     G, D = family.build()
     assert G.scale == config.model.scale and config.data.resolution % G.scale == 0
     assert family.train_discriminator(config.train.steps - 1) == (name == "photos-srgan-x4")
+
+
+def test_trainer_without_a_dataset_loads_full_size_sr_data():
+    """The family, not the caller, decides how SR data is loaded (HR/LR crop pairs)."""
+    from ganforge.data.sr import SRDataset
+
+    trainer = Trainer(sr_config(steps=1))
+    assert isinstance(trainer.dataset, SRDataset)
+    hr, lr = trainer.dataset.batch(torch.arange(2))
+    assert hr.shape[-1] == 2 * lr.shape[-1]

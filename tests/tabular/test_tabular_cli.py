@@ -8,23 +8,10 @@ import pytest
 import torch
 
 from ganforge.cli import main
+from tests.cli_helpers import assert_one_line_error, run_cli
 
 TINY = ["--epochs", "2", "--batch-size", "40", "--pack", "4", "--embedding-dim", "8",
         "--width", "16", "--seed", "0", "--quiet"]  # fmt: skip
-
-
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(code, err, pattern):
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("ganforge: error: "), err
-    assert "Traceback" not in err
-    assert re.search(pattern, lines[0]), lines[0]
 
 
 @pytest.fixture(scope="module")

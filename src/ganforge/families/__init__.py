@@ -26,9 +26,14 @@ FAMILIES: dict[str, type[Family]] = {
 }
 
 
-def make_family(config: Config) -> Family:
-    """Instantiate the family a config names."""
+def family_class(config: Config) -> type[Family]:
+    """The Family class a config names."""
     name = config.model.family
     if name not in FAMILIES:
         raise GanforgeError(f"unknown family {name!r}", fix=f"choose one of: {', '.join(FAMILIES)}")
-    return FAMILIES[name](config)
+    return FAMILIES[name]
+
+
+def make_family(config: Config) -> Family:
+    """Instantiate the family a config names."""
+    return family_class(config)(config)

@@ -27,6 +27,14 @@ class Family:
         """(generator, discriminator) for this family's config."""
         raise NotImplementedError
 
+    @classmethod
+    def load_dataset(cls, config: Config):
+        """The training data for this family (default: load_dataset on config.data)."""
+        from ganforge.data import load_dataset
+
+        d = config.data
+        return load_dataset(d.source, d.resolution, d.channels, d.limit)
+
     def train_discriminator(self, step: int) -> bool:
         """Whether the discriminator is updated at this generator step (False: G-only phase)."""
         return True

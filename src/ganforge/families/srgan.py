@@ -182,6 +182,13 @@ class SRGANFamily(Family):
         )
         return rows.flatten(0, 1)[:n]
 
+    @classmethod
+    def load_dataset(cls, config):
+        """SR trains on full-size images cut into random (HR, LR) crops, not resized squares."""
+        from ganforge.data.sr import sr_dataset_for
+
+        return sr_dataset_for(config)
+
     def state_dict(self) -> dict:
         return dict(self._preview)
 
@@ -193,7 +200,7 @@ def _checked_lr(y: torch.Tensor | None) -> torch.Tensor:
     if y is None or not torch.is_tensor(y) or y.dim() != 4:
         raise GanforgeError(
             "the srgan family trains on (HR, LR) image pairs, not on a plain image dataset",
-            fix="train with the ganforge CLI, or pass dataset=ganforge.data.sr.sr_dataset_for(config)",
+            fix="pass dataset=ganforge.data.sr.sr_dataset_for(config) (or no dataset at all)",
         )
     return y
 

@@ -13,11 +13,9 @@ state.
 from __future__ import annotations
 
 import math
-import pickle
 import secrets
 import time
 import warnings
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +28,7 @@ from ganforge.errors import GanforgeError
 from ganforge.families.tabular import SpanActivation, TabularFamily
 from ganforge.tabular.sampler import ConditionSampler, TableDataset
 from ganforge.tabular.transformer import TableTransformer, _key, _plain
+from ganforge.training.checkpoint import read_torch_file
 
 FORMAT = "ganforge-tabular"
 FORMAT_VERSION = 1
@@ -464,22 +463,9 @@ def _as_frame(data) -> pd.DataFrame:
 
 def _load_state(path: str | Path) -> dict:
     path = Path(path)
-    if not path.is_file():
-        raise GanforgeError("no such model file", str(path))
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (
-        RuntimeError,
-        OSError,
-        EOFError,
-        pickle.UnpicklingError,
-        zipfile.BadZipFile,
-        ValueError,
-    ) as e:
-        first = str(e).strip().splitlines()[0][:100] if str(e).strip() else type(e).__name__
-        raise GanforgeError(
-            f"not a readable model file ({first})", str(path), "give a .gft written by ganforge"
-        ) from None
+    state = read_torch_file(
+        path, "no such model file", "not a readable model file", "give a .gft written by ganforge"
+    )
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise GanforgeError(
             "not a ganforge tabular model",

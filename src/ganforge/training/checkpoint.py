@@ -43,13 +43,13 @@ def atomic_save(obj: Any, path: str | Path) -> None:
         pass
 
 
-def load_file(path: str | Path, expected: tuple[str, ...] = (FORMAT, GENERATOR_FORMAT)) -> dict:
-    """Load a ganforge file with weights_only=True, turning damage into one clear line."""
+def read_torch_file(path: str | Path, missing: str, damaged: str, fix: str) -> object:
+    """torch.load(weights_only=True) on the CPU; a missing or damaged file is one clear line."""
     path = Path(path)
     if not path.is_file():
-        raise GanforgeError("checkpoint not found", str(path))
+        raise GanforgeError(missing, str(path))
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except (
         RuntimeError,
         OSError,
@@ -59,11 +59,18 @@ def load_file(path: str | Path, expected: tuple[str, ...] = (FORMAT, GENERATOR_F
         ValueError,
     ) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise GanforgeError(
-            f"checkpoint is truncated or not a torch file ({first[:120]})",
-            str(path),
-            "use another checkpoint (checkpoints/ keeps the last few)",
-        ) from None
+        raise GanforgeError(f"{damaged} ({first[:120]})", str(path), fix) from None
+
+
+def load_file(path: str | Path, expected: tuple[str, ...] = (FORMAT, GENERATOR_FORMAT)) -> dict:
+    """Load a ganforge file with weights_only=True, turning damage into one clear line."""
+    path = Path(path)
+    obj = read_torch_file(
+        path,
+        "checkpoint not found",
+        "checkpoint is truncated or not a torch file",
+        "use another checkpoint (checkpoints/ keeps the last few)",
+    )
     if not isinstance(obj, dict) or obj.get("format") not in expected:
         raise GanforgeError(
             "not a ganforge checkpoint",

@@ -12,9 +12,9 @@ import torch
 from torch import nn
 
 from ganforge.config import Config, validate
-from ganforge.data import BatchSampler, InMemoryDataset, load_dataset
+from ganforge.data import BatchSampler, InMemoryDataset
 from ganforge.errors import GanforgeError
-from ganforge.families import Family, make_family
+from ganforge.families import Family, family_class, make_family
 from ganforge.training import distributed, performance
 from ganforge.training.augment import make_augment
 from ganforge.training.checkpoint import (
@@ -81,9 +81,8 @@ class Trainer:
         if self.device.type == "cuda" and self.dist.world_size > 1:
             self.device = torch.device("cuda", self.dist.local_rank)
         self.run_dir = Path(run_dir) if run_dir else None
-        if dataset is None:
-            d = config.data
-            dataset = load_dataset(d.source, d.resolution, d.channels, d.limit)
+        if dataset is None:  # each family knows what its data looks like (SR: full-size images)
+            dataset = (type(family) if family else family_class(config)).load_dataset(config)
         if len(dataset) == 0:
             raise GanforgeError("the dataset is empty", config.data.source)
         fill_data_shape(config, dataset)
