@@ -124,12 +124,14 @@ def train_gan(args, seed: int, dataset) -> Path:
     from ganforge.presets import get_preset
     from ganforge.run import train
 
-    run_dir = Path(args.out) / f"tstr-{args.preset}-s{seed}"
+    run_dir = Path(args.out) / f"tstr-{args.preset}{args.tag}-s{seed}"
     if (run_dir / "generator.pt").exists():
         return run_dir
+    model = {} if args.mode_seeking is None else {"mode_seeking": args.mode_seeking}
     config = merge(
         get_preset(args.preset),
         {
+            "model": model,
             "train": {
                 "steps": args.gan_steps,
                 "seed": seed,
@@ -139,7 +141,7 @@ def train_gan(args, seed: int, dataset) -> Path:
                 "sample_every": args.gan_steps // 4,
                 "checkpoint_every": args.gan_steps,
                 "log_every": 250,
-            }
+            },
         },
     )
     config.out, config.name = args.out, run_dir.name
@@ -199,6 +201,9 @@ def main() -> None:
     parser.add_argument("--preset", default="mnist-cgan")
     parser.add_argument("--gan-steps", type=int, default=3000)
     parser.add_argument("--diffaugment", default="translation,cutout")
+    parser.add_argument(
+        "--mode-seeking", type=float, default=None, help="MSGAN weight (default: the preset's)"
+    )
     parser.add_argument("--cnn-steps", type=int, default=1500)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--real-per-class", type=int, default=50)

@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 
 from ganforge.config import Config, merge
+from ganforge.errors import GanforgeError
 from ganforge.metrics import evaluate
 from ganforge.training.callbacks import Callback
 from ganforge.training.loop import Trainer
@@ -49,6 +50,7 @@ def config_for(args, variant: str, seed: int) -> Config:
         "log_every": 250,
         "tensorboard": False,
         "threads": 1,
+        "monitor": args.monitor == "on",
         **VARIANTS[variant](args.policy),
     }
     overrides = {
@@ -88,7 +90,14 @@ def run_one(args, variant: str, seed: int) -> list[dict]:
     probe_steps = {int(s) for s in args.eval_at.split(",") if s.strip()} | {args.steps}
     probe = FidProbe(probe_steps, args.n, seed)
     trainer.callbacks = [probe]
-    summary = trainer.fit()
+    try:
+        summary = trainer.fit()
+        end = "ok"
+    except GanforgeError as e:  # the monitor gave up (e.g. D memorised the few images)
+        summary = {"health": str(e), "steps": trainer.step, "last": {}}
+        end = f"stopped at step {trainer.step}"
+        print(f"data_efficiency variant={variant} seed={seed} end={end}: {e}", flush=True)
+        probe.fids.setdefault(trainer.step, (fid_now(trainer, args.n, seed), 0.0))
     rows = []
     for steps, (fid, seconds) in sorted(probe.fids.items()):
         row = {
@@ -102,6 +111,8 @@ def run_one(args, variant: str, seed: int) -> list[dict]:
             "n": args.n,
             "seconds": round(seconds, 1),
             "health": summary["health"],
+            "end": end,
+            "monitor": args.monitor,
             "last": summary["last"] if steps == summary["steps"] else {},
         }
         print(
@@ -111,7 +122,8 @@ def run_one(args, variant: str, seed: int) -> list[dict]:
         )
         RESULTS.mkdir(parents=True, exist_ok=True)
         policy = row["policy"].replace(",", "+")
-        name = f"{variant}{'_' + policy if policy else ''}_l{args.limit}_st{steps}_s{seed}.json"
+        monitor = "" if args.monitor == "on" else "_nomonitor"
+        name = f"{variant}{'_' + policy if policy else ''}{monitor}_l{args.limit}_st{steps}_s{seed}.json"
         (RESULTS / name).write_text(json.dumps(row, indent=2))
         rows.append(row)
     return rows
@@ -122,14 +134,14 @@ def summarize() -> None:
     rows = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))]
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
-        key = (row["limit"], row["steps"], row["variant"], row["policy"])
+        key = (row["limit"], row["steps"], row["variant"], row["policy"], row.get("monitor", "on"))
         groups.setdefault(key, []).append(row)
-    for (limit, steps, variant, policy), runs in sorted(groups.items()):
+    for (limit, steps, variant, policy, monitor), runs in sorted(groups.items()):
         fids = [r["fid"] for r in runs]
         spread = statistics.stdev(fids) if len(fids) > 1 else 0.0
         print(
             f"data_efficiency limit={limit} steps={steps} variant={variant} "
-            f"policy={policy or '-'} seeds={len(fids)} "
+            f"policy={policy or '-'} monitor={monitor} seeds={len(fids)} "
             f"fid_mean={statistics.mean(fids):.2f} fid_std={spread:.2f} "
             f"fid_min={min(fids):.2f} fid_max={max(fids):.2f}"
         )
@@ -146,6 +158,9 @@ def main() -> None:
     parser.add_argument("--policy", default="color,translation,cutout")
     parser.add_argument("--n", type=int, default=5000, help="samples for FID")
     parser.add_argument("--eval-at", default="", help="also measure FID at these steps (comma)")
+    parser.add_argument(
+        "--monitor", choices=("on", "off"), default="on", help="the health monitor (default on)"
+    )
     parser.add_argument("--summary", action="store_true", help="only summarise saved runs")
     args = parser.parse_args()
     torch.set_num_threads(1)

@@ -90,6 +90,7 @@ class TrainConfig:
     channels_last: bool = False  # NHWC memory format for conv nets
     fused_adam: bool = False  # one fused Adam kernel per step where supported
     compile: bool = False  # torch.compile G and D (first step compiles: ~40 s on CPU)
+    sync_bn: bool = True  # under torchrun on CUDA: BatchNorm over the global batch (SyncBatchNorm)
     max_minutes: float = 0.0  # stop (and save) after this much training time (0: no limit)
     log_every: int = 100
     sample_every: int = 500

@@ -96,6 +96,13 @@ class Trainer:
             torch.manual_seed(t.seed + 1_000_003 * self.dist.rank)
             self.generator, self.discriminator = (m.to(self.device) for m in self.family.build())
             self._rng = rng_state(self.device)
+        self._bn_note = ""
+        if t.sync_bn:
+            world = self.dist.world_size
+            self.generator, _ = performance.sync_batchnorm(self.generator, self.device, world)
+            self.discriminator, self._bn_note = performance.sync_batchnorm(
+                self.discriminator, self.device, world
+            )
         self._inside = False
         distributed.broadcast_module(self.generator)
         distributed.broadcast_module(self.discriminator)
@@ -143,6 +150,8 @@ class Trainer:
             notes.append("channels_last")
         if t.fused_adam:
             notes.append("fused Adam")
+        if self._bn_note:
+            notes.append(self._bn_note)
         # The loop runs these; self.generator/discriminator stay the plain modules (checkpoints).
         self.g_run, self.d_run = self.generator, self.discriminator
         if t.compile:

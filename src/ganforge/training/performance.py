@@ -92,6 +92,24 @@ def adam(
     return torch.optim.Adam(params, lr, betas=betas, foreach=None)
 
 
+def sync_batchnorm(
+    module: nn.Module, device: torch.device, world_size: int
+) -> tuple[nn.Module, str]:
+    """Under torchrun, BatchNorm over the global batch (SyncBatchNorm) where PyTorch supports it.
+
+    Each rank sees batch/N samples; per-rank statistics then differ from a one-process run with
+    the global batch, and more so the smaller the local batch. torch's SyncBatchNorm needs CUDA
+    (its collective kernels have no CPU path), so on CPU the layers stay per rank and the note
+    says so. Returns (module, note); the note is "" when there is nothing to say.
+    """
+    has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
+    if world_size <= 1 or not has_bn:
+        return module, ""
+    if device.type != "cuda":
+        return module, "BatchNorm statistics per rank (SyncBatchNorm needs CUDA)"
+    return nn.SyncBatchNorm.convert_sync_batchnorm(module), "SyncBatchNorm"
+
+
 def compile_module(module: nn.Module, warn=print) -> nn.Module:
     """torch.compile with a fallback: a missing backend or compiler says so and runs eagerly."""
     try:
