@@ -127,7 +127,7 @@ def _child(kind: str, options: dict, train_csv: str, out_csv: str, queue) -> Non
                 epochs=options["epochs"],
                 epsilon=options.get("epsilon"),
                 precision=options.get("precision", "fp32"),
-                pack=options.get("pack", 10),
+                **({"pack": options["pack"]} if "pack" in options else {}),  # else the default
                 seed=options.get("seed", 0),
                 verbose=False,
             ).fit(train, DISCRETE)
@@ -192,9 +192,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--models",
         default="ganforge,ctgan,copula",
-        help="comma list (ganforge-bf16-pack1: bf16 autocast, pack 1)",
+        help="comma list (ganforge-fp32-pack10: fp32, CTGAN's pack 10)",
     )
-    parser.add_argument("--precision", default="fp32", help="ganforge: fp32 | bf16 | auto")
+    parser.add_argument(
+        "--precision", default="auto", help="ganforge: auto (the default) | fp32 | bf16"
+    )
     parser.add_argument("--dp-epsilon", type=float, default=None, help="also fit ganforge with DP")
     parser.add_argument(
         "--dp-epochs", type=int, default=None, help="epochs of the DP fit (default --epochs)"

@@ -37,16 +37,19 @@ def add_tabular_parser(sub) -> None:
         metavar="META.json",
         help="public categories/ranges per column: the preprocessing then reads no private data",
     )
-    f.add_argument("--pack", type=int, default=10, help="PacGAN pack size (DP fits use 1)")
+    f.add_argument(
+        "--pack", type=int, default=1, help="PacGAN pack size (CTGAN: 10; DP fits use 1)"
+    )
     f.add_argument("--embedding-dim", type=int, default=128)
     f.add_argument("--width", type=int, default=256, help="hidden units of G and D")
     f.add_argument("--max-minutes", type=float, default=0.0, help="stop training after this long")
     f.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto")
     f.add_argument(
         "--precision",
-        default="fp32",
+        default="auto",
         choices=["fp32", "bf16", "auto"],
-        help="bf16 autocast is ~1.3x faster on CPUs with native bf16 (auto picks it there)",
+        help="auto: bf16 autocast where the CPU/GPU has native bf16 (~1.2x faster), else fp32; "
+        "DP fits: fp32",
     )
     f.add_argument("--seed", type=int, default=None)
     f.add_argument("--run-dir", help="keep checkpoints and metrics.jsonl here")

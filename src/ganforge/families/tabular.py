@@ -44,15 +44,12 @@ class SpanActivation(nn.Module):
         blocks = [(s, w) for kind, s, w in spans if kind == "softmax"]
         source, position = list(tanh), {}
         self.n_tanh, self.groups = len(tanh), []
-        for i, group in enumerate(_buckets(blocks)):
+        for group in _buckets(blocks):
             width = max(w for _, w in group)
-            valid = torch.zeros(len(group), width, dtype=torch.bool)
             self.groups.append((len(source), len(group), width))
-            for j, (s, w) in enumerate(group):
+            for s, w in group:
                 position[s] = len(source)
                 source += list(range(s, s + w)) + [-1] * (width - w)
-                valid[j, :w] = True
-            self.register_buffer(f"valid{i}", valid, persistent=False)
         self.width = len(source)
         source_t = torch.tensor(source, dtype=torch.long)
         # grouped[:, k] = matrix[:, source[k]] (source -1: padding); matrix[:, i] = grouped[:, where[i]]
@@ -63,6 +60,9 @@ class SpanActivation(nn.Module):
         self.register_buffer("where", where, persistent=False)
         cond = [position[s] + i for s, w in cond_spans for i in range(w)]
         self.register_buffer("cond_index", torch.tensor(cond, dtype=torch.long), persistent=False)
+        # 0 on real slots, -inf on padding: one add masks every block (no per-group masked_fill)
+        pad = torch.zeros(self.width).masked_fill_(source_t < 0, float("-inf"))
+        self.register_buffer("pad", pad, persistent=False)
 
     def to_grouped(self, matrix: torch.Tensor) -> torch.Tensor:
         """Transformer matrix rows -> the networks' grouped layout (padding = 0)."""
@@ -75,10 +75,10 @@ class SpanActivation(nn.Module):
         """The networks' grouped rows -> the transformer's matrix layout."""
         return grouped[:, self.where]
 
-    def _logits(self, raw: torch.Tensor, i: int) -> torch.Tensor:
+    def _blocks(self, logits: torch.Tensor, i: int) -> torch.Tensor:
+        """Group i of already-masked logits (padding -inf) as (N, blocks, width)."""
         start, blocks, width = self.groups[i]
-        x = raw[:, start : start + blocks * width].reshape(-1, blocks, width)
-        return x.masked_fill(~getattr(self, f"valid{i}"), float("-inf"))
+        return logits[:, start : start + blocks * width].reshape(-1, blocks, width)
 
     def forward(
         self, raw: torch.Tensor, tau: float = GUMBEL_TAU, generator: torch.Generator | None = None
@@ -87,18 +87,19 @@ class SpanActivation(nn.Module):
         if self.groups:
             # Gumbel(0, 1) = -log(-log U); torch's exponential_ is several times slower on CPU
             uniform = torch.rand(raw.shape, device=raw.device, generator=generator)
-            noisy = (raw - torch.log(-torch.log(uniform.clamp_(1e-10, 1.0 - 1e-7)))) / tau
+            gumbel = torch.log(-torch.log(uniform.clamp_(1e-10, 1.0 - 1e-7))).sub_(self.pad)
+            noisy = (raw - gumbel) / tau
             for i in range(len(self.groups)):
-                parts.append(torch.softmax(self._logits(noisy, i), dim=-1).flatten(1))
+                parts.append(torch.softmax(self._blocks(noisy, i), dim=-1).flatten(1))
         return torch.cat(parts, 1)
 
     def condition_log_probs(self, raw: torch.Tensor) -> torch.Tensor:
         """log-softmax of G's raw output over each discrete column, laid out as the cond vector."""
         if not self.cond_index.numel():
             return raw.new_zeros(raw.shape[0], 0)
-        parts = [raw.new_zeros(raw.shape[0], self.n_tanh)]
+        parts, masked = [raw.new_zeros(raw.shape[0], self.n_tanh)], raw + self.pad
         for i in range(len(self.groups)):
-            parts.append(torch.log_softmax(self._logits(raw, i), dim=-1).flatten(1))
+            parts.append(torch.log_softmax(self._blocks(masked, i), dim=-1).flatten(1))
         return torch.cat(parts, 1)[:, self.cond_index]
 
 
@@ -141,6 +142,30 @@ class TabularGenerator(nn.Module):
         return self.head(self.body(x))
 
 
+class Dropout(nn.Module):
+    """nn.Dropout with the same distribution, faster on CPU at p = 0.5 (CTGAN's critic).
+
+    torch's dropout draws one Bernoulli per element (~12 ns each on CPU: 4-10% of a step); at
+    p = 0.5 a keep-mask is just random bits, 31 per drawn int32, unpacked with shifts (5-10x
+    faster).
+    """
+
+    def __init__(self, p: float = 0.5):
+        super().__init__()
+        self.p = p
+        self.register_buffer("shifts", torch.arange(31, dtype=torch.int32), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        if self.p != 0.5:
+            return F.dropout(x, self.p, True)
+        n = x.numel()
+        words = torch.randint(0, 2**31 - 1, ((n + 30) // 31, 1), device=x.device, dtype=torch.int32)
+        keep = ((words >> self.shifts) & 1).flatten()[:n].view(x.shape)
+        return x * keep.to(x.dtype).mul_(2.0)
+
+
 class TabularCritic(nn.Module):
     """Packed WGAN critic on [row, cond]: N rows give N / pack scores."""
 
@@ -149,7 +174,7 @@ class TabularCritic(nn.Module):
         self.pack = pack
         blocks, dim = [], in_features * pack
         for _ in range(layers):
-            blocks += [nn.Linear(dim, width), nn.LeakyReLU(0.2), nn.Dropout(dropout)]
+            blocks += [nn.Linear(dim, width), nn.LeakyReLU(0.2), Dropout(dropout)]
             dim = width
         blocks.append(nn.Linear(dim, 1))
         self.net = nn.Sequential(*blocks)

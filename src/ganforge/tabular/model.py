@@ -38,7 +38,9 @@ class TabularGAN:
     """Conditional tabular GAN (CTGAN, Xu et al. 2019) with optional DP-SGD on the critic.
 
     Defaults follow CTGAN: 300 epochs, batch 500, noise 128, two 256-wide layers in G and D,
-    pack 10, Adam 2e-4 with betas (0.5, 0.9), WGAN-GP weight 10; unlike CTGAN, rows are sampled
+    Adam 2e-4 with betas (0.5, 0.9), WGAN-GP weight 10; unlike CTGAN, the critic is unpacked
+    (pack 1; CTGAN packs 10: on Adult at 50 epochs pack 1 scored SDMetrics quality 0.924 vs 0.855
+    for 19% more CPU time), precision is `auto` (bf16 autocast where native), and rows are sampled
     from an exponential moving average of G's weights (0.999: +0.03 SDMetrics quality on Adult
     at 50 epochs) with BatchNorm in eval mode. `epsilon` turns on differential privacy (see
     ganforge.tabular.dp for what it covers).
@@ -52,7 +54,7 @@ class TabularGAN:
         generator_width: int = 256,
         discriminator_width: int = 256,
         layers: int = 2,
-        pack: int = 10,
+        pack: int = 1,
         lr_g: float = 2e-4,
         lr_d: float = 2e-4,
         n_critic: int = 1,
@@ -69,7 +71,7 @@ class TabularGAN:
         verbose: bool = True,
         max_minutes: float = 0.0,
         threads: int = 0,
-        precision: str = "fp32",
+        precision: str = "auto",
     ):
         self.settings = {k: v for k, v in locals().items() if k != "self"}
         self.epochs, self.batch_size = epochs, batch_size
@@ -119,7 +121,10 @@ class TabularGAN:
                     "seed": seed,
                     "device": self.device,
                     "threads": s["threads"],
-                    "precision": s["precision"],
+                    # auto: bf16 autocast where the CPU/GPU computes bf16 natively (~20% less
+                    # time on Adult); DP fits stay fp32 under auto (the per-record clipping
+                    # norms are what the privacy guarantee rests on)
+                    "precision": "fp32" if dp and s["precision"] == "auto" else s["precision"],
                     "fused_adam": True,  # one kernel per optimiser step (falls back if absent)
                     "max_minutes": s["max_minutes"],
                     "log_every": max(1, steps // 50),
