@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from ganforge.config import Config, merge
+from tests.cli_helpers import train_tiny
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -60,3 +61,11 @@ def tiny_config(tmp_path=None, **sections) -> Config:
 def tiny(tmp_path):
     """Factory for tiny configs writing under tmp_path."""
     return lambda **sections: tiny_config(tmp_path, **sections)
+
+
+@pytest.fixture
+def crun(tmp_path, capsys):
+    """A tiny conditional run on the digits, trained through the CLI: its run directory."""
+    code, _, err = train_tiny(capsys, tmp_path, "--family", "conditional", "--name", "c")
+    assert code == 0, err
+    return tmp_path / "c"

@@ -41,6 +41,31 @@ def _sr_preset(
     }
 
 
+# The anomaly methods' training settings, shared by their MNIST presets below and the table
+# detectors of `ganforge anomaly` (apps/anomaly.py).
+GANOMALY_TRAIN: dict[str, Any] = {
+    "steps": 3000,
+    "batch_size": 64,
+    "lr_g": 2e-4,
+    "lr_d": 2e-4,
+    "beta1": 0.5,
+    # Reconstructions start blurry and alike: not a collapse worth warning about.
+    "collapse_ratio": 0.0,
+}
+FANOGAN_TRAIN: dict[str, Any] = {
+    "steps": 3000,
+    "fanogan_gan_steps": 2000,
+    "batch_size": 64,
+    "loss": "wasserstein",
+    "n_critic": 5,
+    "gp_weight": 10.0,
+    "lr_g": 1e-4,
+    "lr_d": 1e-4,
+    "beta1": 0.0,
+    "beta2": 0.9,
+    "collapse_ratio": 0.0,
+}
+
 # name -> (one-line description, overrides of the defaults)
 PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
     "ring-vanilla": (
@@ -248,13 +273,7 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
                 "d_width": 32,
             },
             "train": {
-                "steps": 3000,
-                "batch_size": 64,
-                "lr_g": 2e-4,
-                "lr_d": 2e-4,
-                "beta1": 0.5,
-                # Reconstructions start blurry and alike: not a collapse worth warning about.
-                "collapse_ratio": 0.0,
+                **GANOMALY_TRAIN,
                 "log_every": 100,
                 "sample_every": 1000,
                 "checkpoint_every": 1000,
@@ -274,17 +293,7 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
                 "d_norm": "none",
             },
             "train": {
-                "steps": 3000,
-                "fanogan_gan_steps": 2000,
-                "batch_size": 64,
-                "loss": "wasserstein",
-                "n_critic": 5,
-                "gp_weight": 10.0,
-                "lr_g": 1e-4,
-                "lr_d": 1e-4,
-                "beta1": 0.0,
-                "beta2": 0.9,
-                "collapse_ratio": 0.0,
+                **FANOGAN_TRAIN,
                 "log_every": 100,
                 "sample_every": 1000,
                 "checkpoint_every": 1000,

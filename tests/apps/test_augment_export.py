@@ -12,25 +12,12 @@ from ganforge.apps.augment import conditional_accuracy, export_dataset, label_ch
 from ganforge.errors import GanforgeError
 from ganforge.images import to_uint8
 from ganforge.sampling import load_generator
-from tests.cli_helpers import assert_one_line_error, run_cli
-
-TINY = ["--data", "digits", "--resolution", 8, "--latent-dim", 8, "--g-width", 8, "--d-width", 8]
-TINY += ["--batch-size", 16, "--steps", 4, "--log-every", 2, "--sample-every", 4]
-TINY += ["--checkpoint-every", 4, "--no-tensorboard", "--quiet"]
+from tests.cli_helpers import assert_one_line_error, run_cli, train_tiny
 
 
 def read_csv(path):
     with open(path, newline="") as f:
         return list(csv.reader(f))
-
-
-@pytest.fixture
-def crun(tmp_path, capsys):
-    code, _, err = run_cli(
-        capsys, "train", *TINY, "--family", "conditional", "--out", tmp_path, "--name", "c"
-    )
-    assert code == 0, err
-    return tmp_path / "c"
 
 
 def test_layout_and_labels_csv(crun, tmp_path, capsys):
@@ -198,7 +185,7 @@ def test_augment_bad_input(crun, tmp_path, capsys, argv, pattern):
 
 
 def test_augment_an_unconditional_run_is_refused(tmp_path, capsys):
-    code, _, _ = run_cli(capsys, "train", *TINY, "--out", tmp_path, "--name", "u")
+    code, _, _ = train_tiny(capsys, tmp_path, "--name", "u")
     code, _, err = run_cli(capsys, "augment", tmp_path / "u", "--out", tmp_path / "o")
     assert_one_line_error(code, err, "this run is unconditional: augment needs class labels")
 
@@ -231,18 +218,8 @@ def test_mnist_filter_on_classes_that_are_not_digits(tmp_path, capsys):
         (root / name).mkdir(parents=True)
         for i in range(3):
             Image.fromarray(np.full((8, 8), 50 * i, np.uint8)).save(root / name / f"{i}.png")
-    code, _, err = run_cli(
-        capsys,
-        "train",
-        *TINY,
-        "--family",
-        "conditional",
-        "--data",
-        f"folder:{root}",
-        "--out",
-        tmp_path,
-        "--name",
-        "pets",
+    code, _, err = train_tiny(
+        capsys, tmp_path, "--family", "conditional", "--data", f"folder:{root}", "--name", "pets"
     )
     assert code == 0, err
     code, _, err = run_cli(

@@ -17,7 +17,7 @@ from ganforge.run import train
 from ganforge.sampling import generate, load_generator
 from ganforge.training.checkpoint import load_file
 from ganforge.training.loop import Trainer
-from tests.cli_helpers import assert_one_line_error, run_cli
+from tests.cli_helpers import assert_one_line_error, run_cli, train_tiny
 
 
 def model_config(arch="dcgan", shape=(1, 8, 8), k=10, **model) -> Config:
@@ -248,24 +248,10 @@ def test_unlabelled_data_is_refused(tiny, tmp_path):
 
 # ---- sampling by class: the Python API and `ganforge sample` ---------------------------------
 
-TINY = ["--data", "digits", "--resolution", 8, "--latent-dim", 8, "--g-width", 8, "--d-width", 8]
-TINY += ["--batch-size", 16, "--steps", 4, "--log-every", 2, "--sample-every", 4]
-TINY += ["--checkpoint-every", 4, "--no-tensorboard", "--quiet"]
-
-
-@pytest.fixture
-def crun(tmp_path, capsys):
-    """A tiny conditional run on the digits, trained through the CLI."""
-    code, out, err = run_cli(
-        capsys, "train", *TINY, "--family", "conditional", "--out", tmp_path, "--name", "c"
-    )
-    assert code == 0, err
-    return tmp_path / "c"
-
 
 @pytest.fixture
 def urun(tmp_path, capsys):
-    code, _, err = run_cli(capsys, "train", *TINY, "--out", tmp_path, "--name", "u")
+    code, _, err = train_tiny(capsys, tmp_path, "--name", "u")
     assert code == 0, err
     return tmp_path / "u"
 
@@ -327,18 +313,8 @@ def test_class_names_come_from_the_folder_names(tmp_path, capsys):
         (root / name).mkdir(parents=True)
         for i in range(4):
             Image.fromarray(np.full((8, 8), value + i, np.uint8)).save(root / name / f"{i}.png")
-    code, _, err = run_cli(
-        capsys,
-        "train",
-        *TINY,
-        "--family",
-        "conditional",
-        "--data",
-        f"folder:{root}",
-        "--out",
-        tmp_path,
-        "--name",
-        "pets",
+    code, _, err = train_tiny(
+        capsys, tmp_path, "--family", "conditional", "--data", f"folder:{root}", "--name", "pets"
     )
     assert code == 0, err
     model = load_generator(tmp_path / "pets")
@@ -385,16 +361,8 @@ def test_empty_class_folder_is_a_one_line_error(tmp_path, capsys):
     (root / "a").mkdir(parents=True)
     (root / "b").mkdir()
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(root / "a" / "0.png")
-    code, _, err = run_cli(
-        capsys,
-        "train",
-        *TINY,
-        "--family",
-        "conditional",
-        "--data",
-        f"folder:{root}",
-        "--out",
-        tmp_path,
+    code, _, err = train_tiny(
+        capsys, tmp_path, "--family", "conditional", "--data", f"folder:{root}"
     )
     assert_one_line_error(code, err, "class folder 'b' has no image files")
 

@@ -49,6 +49,7 @@ from ganforge.config import Config, merge
 from ganforge.data.dataset import InMemoryDataset
 from ganforge.data.tables import NumericTable, read_numeric_csv
 from ganforge.errors import GanforgeError
+from ganforge.presets import FANOGAN_TRAIN, GANOMALY_TRAIN, get_preset
 
 METHODS = ("ganomaly", "fanogan")
 DETECTOR_FORMAT = "ganforge-anomaly"
@@ -61,35 +62,16 @@ SCORE_BATCH = 256
 # Images start from the MNIST presets (only their nets and training settings are used).
 IMAGE_PRESETS = {"ganomaly": "mnist-ganomaly", "fanogan": "mnist-fanogan"}
 
-# Tables: MLPs on standardised columns (no BatchNorm anywhere).
+# Tables: MLPs on standardised columns (no BatchNorm anywhere), the presets' training settings.
 _TABLE_COMMON = {"arch": "mlp", "latent_dim": 16, "g_width": 128, "d_width": 128, "mlp_layers": 2}
 TABLE_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
     "ganomaly": {
         "model": {"family": "ganomaly", **_TABLE_COMMON},
-        "train": {
-            "steps": 2000,
-            "batch_size": 64,
-            "lr_g": 2e-4,
-            "lr_d": 2e-4,
-            "beta1": 0.5,
-            "collapse_ratio": 0.0,
-        },
+        "train": {**GANOMALY_TRAIN, "steps": 2000},
     },
     "fanogan": {
         "model": {"family": "fanogan", **_TABLE_COMMON, "d_norm": "none"},
-        "train": {
-            "steps": 3000,
-            "fanogan_gan_steps": 2000,
-            "batch_size": 64,
-            "loss": "wasserstein",
-            "n_critic": 5,
-            "gp_weight": 10.0,
-            "lr_g": 1e-4,
-            "lr_d": 1e-4,
-            "beta1": 0.0,
-            "beta2": 0.9,
-            "collapse_ratio": 0.0,
-        },
+        "train": {**FANOGAN_TRAIN},
     },
 }
 
@@ -261,8 +243,6 @@ def detector_config(
     method: str, inputs: Inputs, steps: int | None = None, overrides: dict | None = None
 ) -> Config:
     """The training config for a method on these inputs (presets for images, MLPs for tables)."""
-    from ganforge.presets import get_preset
-
     if method not in METHODS:
         raise GanforgeError(f"unknown anomaly method {method!r}", fix=f"use {' or '.join(METHODS)}")
     if inputs.kind == "image":

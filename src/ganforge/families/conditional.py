@@ -140,14 +140,7 @@ class ConditionalFamily(Family):
         logs.update({"g_loss": adversarial.detach(), "g_ac_loss": ac_loss.detach()})
         return adversarial + self.config.model.ac_weight * ac_loss + extra, logs
 
-    def generate(
-        self,
-        G: nn.Module,
-        n: int,
-        device: torch.device,
-        generator: torch.Generator | None = None,
-        labels: torch.Tensor | None = None,
-    ) -> torch.Tensor:
+    def generate(self, G, n, device, generator=None, labels=None):
         """n samples of the given labels, or of uniformly drawn labels when labels is None."""
         z = self.sample_latent(n, device, generator)
         if labels is None:

@@ -25,7 +25,7 @@ from torch import nn
 from ganforge import objectives
 from ganforge.errors import GanforgeError
 from ganforge.families.base import Family, Logs
-from ganforge.families.unconditional import adversarial_d_terms
+from ganforge.families.unconditional import unconditional_d_loss
 from ganforge.nets.encoders import build_fanogan, discriminator_features
 
 
@@ -66,14 +66,13 @@ class FAnoGANFamily(Family):
         return not self.encoder_phase(step)
 
     def discriminator_loss(self, G, D, real, y, d_step):
-        z = self.sample_latent(real.shape[0], real.device)
-        with torch.no_grad():
-            fake = G(z)
-        return adversarial_d_terms(self.config, D, real, fake, None, d_step, self.augment)
+        return unconditional_d_loss(self, G, D, real, d_step)
 
     def generator_loss(self, G, D, real, y, step):
-        if not self.encoder_phase(step):
+        if not self.encoder_phase(step):  # the WGAN phase: as an unconditional GAN
             fake = G(self.sample_latent(real.shape[0], real.device))
+            if self.augment is not None:  # D sees augmented images in both steps
+                D = self.augment.wrap(D)
             loss = objectives.g_loss(self.config.train.loss, D(fake))
             return loss, {"g_loss": loss.detach()}
         # Frozen and in eval mode every step: the trainer's sampling switches G back to train

@@ -169,14 +169,7 @@ class TranslationFamily(Family):
         self.check_direction(direction)
         return G(sources)
 
-    def generate(
-        self,
-        G: nn.Module,
-        n: int,
-        device: torch.device,
-        generator: torch.Generator | None = None,
-        labels: torch.Tensor | None = None,
-    ) -> torch.Tensor:
+    def generate(self, G, n, device, generator=None, labels=None):
         """Translations of `labels` (source images) or, for the sample grids, of the first
         sources seen in training, repeated to n."""
         sources = labels if labels is not None and labels.is_floating_point() else self._preview

@@ -60,6 +60,16 @@ def adversarial_d_terms(
     return loss, logs
 
 
+def unconditional_d_loss(
+    family: Family, G: nn.Module, D: nn.Module, real: torch.Tensor, d_step: int
+) -> tuple[torch.Tensor, Logs]:
+    """D loss of `real` against G(z) fakes made without gradients, through `family.augment`."""
+    z = family.sample_latent(real.shape[0], real.device)
+    with torch.no_grad():
+        fake = G(z)
+    return adversarial_d_terms(family.config, D, real, fake, None, d_step, family.augment)
+
+
 def fake_diversity(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     """Mean per-feature std of the fakes over the batch, relative to the reals' (~0: collapse)."""
     real_std = real.detach().flatten(1).float().std(0, correction=0).mean()
@@ -82,10 +92,7 @@ class UnconditionalFamily(Family):
         return get_architecture(self.config.model.arch)(self.config.model)
 
     def discriminator_loss(self, G, D, real, y, d_step):
-        z = self.sample_latent(real.shape[0], real.device)
-        with torch.no_grad():
-            fake = G(z)
-        return adversarial_d_terms(self.config, D, real, fake, None, d_step, self.augment)
+        return unconditional_d_loss(self, G, D, real, d_step)
 
     def generator_loss(self, G, D, real, y, step):
         fake = G(self.sample_latent(real.shape[0], real.device))
