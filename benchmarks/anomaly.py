@@ -253,10 +253,12 @@ def summary(args) -> None:
     records = [json.loads(line) for line in MNIST_LOG.read_text().splitlines() if line]
     groups: dict[tuple, dict[int, list[float]]] = {}
     sizes: dict[tuple, list[int]] = {}
+    by_seed: dict[tuple, dict[int, list[float]]] = {}
     for r in records:
         # The normal training set's size varies by digit (one-class); the test set does not.
         config = (r["protocol"], r["method"], r["steps"], r["width"], r["test"])
         groups.setdefault(config, {}).setdefault(r["digit"], []).append(r["auroc"])
+        by_seed.setdefault(config, {}).setdefault(r["seed"], []).append(r["auroc"])
         sizes.setdefault(config, []).append(r["train"])
     for config, digits in sorted(groups.items()):
         protocol, method, steps, width, n_test = config
@@ -264,10 +266,13 @@ def summary(args) -> None:
         seeds = min(len(v) for v in digits.values())
         mean = np.mean([np.mean(v) for v in digits.values()])
         train = f"{min(sizes[config])}-{max(sizes[config])}"
+        # Spread over seeds: the mean over all ten digits of each seed that has all ten.
+        complete = [np.mean(v) for v in by_seed[config].values() if len(v) == len(digits)]
+        spread = f" seed_std={np.std(complete, ddof=1):.4f}" if len(complete) > 1 else ""
         print(
             f"anomaly_mnist protocol={protocol} method={method} steps={steps} width={width} "
             f"train={train} test={n_test} digits={len(digits)} seeds>={seeds} "
-            f"mean_auroc={mean:.4f}  per_digit {per_digit}"
+            f"mean_auroc={mean:.4f}{spread}  per_digit {per_digit}"
         )
 
 

@@ -40,9 +40,22 @@ VARIANTS = {
 }
 
 
+# The discriminators compared: DCGAN's (BatchNorm), and a BatchNorm-free spectrally
+# normalised D with the hinge loss and TTUR (Miyato 2018), the kind DiffAugment was shown on.
+BASES = {
+    "dcgan": ({}, {}),
+    "hinge-sn": (
+        {"d_norm": "none", "spectral_norm": True},
+        {"loss": "hinge", "lr_g": 1e-4, "lr_d": 4e-4, "beta1": 0.0},
+    ),
+}
+
+
 def config_for(args, variant: str, seed: int) -> Config:
     """The run's settings: everything equal across variants except the augmentation."""
+    base_model, base_train = BASES[args.base]
     train = {
+        **base_train,
         "steps": args.steps,
         "batch_size": 64,
         "ema": 0.999,
@@ -55,7 +68,13 @@ def config_for(args, variant: str, seed: int) -> Config:
     }
     overrides = {
         "data": {"source": "mnist", "resolution": 28, "limit": args.limit},
-        "model": {"arch": "dcgan", "latent_dim": 64, "g_width": args.width, "d_width": args.width},
+        "model": {
+            "arch": "dcgan",
+            "latent_dim": 64,
+            "g_width": args.width,
+            "d_width": args.width,
+            **base_model,
+        },
         "train": train,
     }
     return merge(Config(), overrides)
@@ -113,6 +132,7 @@ def run_one(args, variant: str, seed: int) -> list[dict]:
             "health": summary["health"],
             "end": end,
             "monitor": args.monitor,
+            "base": args.base,
             "last": summary["last"] if steps == summary["steps"] else {},
         }
         print(
@@ -122,7 +142,9 @@ def run_one(args, variant: str, seed: int) -> list[dict]:
         )
         RESULTS.mkdir(parents=True, exist_ok=True)
         policy = row["policy"].replace(",", "+")
-        monitor = "" if args.monitor == "on" else "_nomonitor"
+        monitor = ("" if args.monitor == "on" else "_nomonitor") + (
+            "" if args.base == "dcgan" else f"_{args.base}"
+        )
         name = f"{variant}{'_' + policy if policy else ''}{monitor}_l{args.limit}_st{steps}_s{seed}.json"
         (RESULTS / name).write_text(json.dumps(row, indent=2))
         rows.append(row)
@@ -134,13 +156,20 @@ def summarize() -> None:
     rows = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))]
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
-        key = (row["limit"], row["steps"], row["variant"], row["policy"], row.get("monitor", "on"))
+        key = (
+            row.get("base", "dcgan"),
+            row["limit"],
+            row["steps"],
+            row["variant"],
+            row["policy"],
+            row.get("monitor", "on"),
+        )
         groups.setdefault(key, []).append(row)
-    for (limit, steps, variant, policy, monitor), runs in sorted(groups.items()):
+    for (base, limit, steps, variant, policy, monitor), runs in sorted(groups.items()):
         fids = [r["fid"] for r in runs]
         spread = statistics.stdev(fids) if len(fids) > 1 else 0.0
         print(
-            f"data_efficiency limit={limit} steps={steps} variant={variant} "
+            f"data_efficiency base={base} limit={limit} steps={steps} variant={variant} "
             f"policy={policy or '-'} monitor={monitor} seeds={len(fids)} "
             f"fid_mean={statistics.mean(fids):.2f} fid_std={spread:.2f} "
             f"fid_min={min(fids):.2f} fid_max={max(fids):.2f}"
@@ -158,6 +187,7 @@ def main() -> None:
     parser.add_argument("--policy", default="color,translation,cutout")
     parser.add_argument("--n", type=int, default=5000, help="samples for FID")
     parser.add_argument("--eval-at", default="", help="also measure FID at these steps (comma)")
+    parser.add_argument("--base", choices=sorted(BASES), default="dcgan", help="the D compared")
     parser.add_argument(
         "--monitor", choices=("on", "off"), default="on", help="the health monitor (default on)"
     )
