@@ -1,9 +1,10 @@
-"""Learning test: the `ring-vanilla` preset recovers the 8-Gaussian ring (VEEGAN protocol)."""
+"""Learning tests: `ring-vanilla` recovers the 8-Gaussian ring, `grid-mbstd-pack` the 25-mode grid."""
 
 from __future__ import annotations
 
 import time
 
+import pytest
 import torch
 
 from ganforge.data.toys import RING_STD, ring_centers
@@ -35,3 +36,17 @@ def test_ring_vanilla_recovers_the_modes_sharply():
     assert result["high_quality"] >= 0.80, report
     # Only a gross regression (e.g. a 4x slower step) fails here; a shared 2-core CI is noisy.
     assert seconds < 240, report
+
+
+@pytest.mark.slow  # ~2 min on one core: the 25-mode grid needs 12,000 steps
+def test_grid_preset_recovers_all_25_modes():
+    config = get_preset("grid-mbstd-pack")
+    config.train.seed = 1
+    config.train.tensorboard = False
+    trainer = Trainer(config)
+    trainer.fit()
+    samples = trainer.generate(2500, torch.Generator().manual_seed(8))
+    meta = trainer.dataset.meta
+    result = mode_coverage(samples, torch.tensor(meta["centers"]), meta["std"])
+    assert result["modes"] == 25, result
+    assert result["high_quality"] >= 0.3, result
