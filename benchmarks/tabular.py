@@ -127,7 +127,12 @@ def _child(kind: str, options: dict, train_csv: str, out_csv: str, queue) -> Non
                 epochs=options["epochs"],
                 epsilon=options.get("epsilon"),
                 precision=options.get("precision", "fp32"),
-                **({"pack": options["pack"]} if "pack" in options else {}),  # else the default
+                # else the defaults
+                **{
+                    k: options[k]
+                    for k in ("pack", "batch_size", "generator_width", "discriminator_width")
+                    if k in options
+                },
                 seed=options.get("seed", 0),
                 verbose=False,
             ).fit(train, DISCRETE)
@@ -192,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--models",
         default="ganforge,ctgan,copula",
-        help="comma list (ganforge-fp32-pack10: fp32, CTGAN's pack 10)",
+        help="comma list (ganforge-fp32-pack10: fp32, CTGAN's pack 10; ganforge-w128-b1000: "
+        "G and D 128 wide, batch 1000)",
     )
     parser.add_argument(
         "--precision", default="auto", help="ganforge: auto (the default) | fp32 | bf16"
@@ -222,6 +228,10 @@ def main(argv: list[str] | None = None) -> int:
             for token in variant:
                 if token.startswith("pack"):
                     options["pack"] = int(token[4:])
+                elif token.startswith("w") and token[1:].isdigit():  # w128: G and D width
+                    options["generator_width"] = options["discriminator_width"] = int(token[1:])
+                elif token.startswith("b") and token[1:].isdigit():  # b1000: batch size
+                    options["batch_size"] = int(token[1:])
                 else:
                     options["precision"] = token
         plan.append((kind, options))
