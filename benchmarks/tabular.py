@@ -127,7 +127,7 @@ def _child(kind: str, options: dict, train_csv: str, out_csv: str, queue) -> Non
                 epochs=options["epochs"],
                 epsilon=options.get("epsilon"),
                 precision=options.get("precision", "fp32"),
-                # else the defaults
+                # the variant's settings (else the defaults)
                 **{
                     k: options[k]
                     for k in ("pack", "batch_size", "generator_width", "discriminator_width")
