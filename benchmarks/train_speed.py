@@ -7,6 +7,7 @@ Each configuration runs in its own subprocess (so peak RSS is its own) and print
 `bare` is a 20-line PyTorch loop over the same networks, optimisers and loss (the floor any
 toolkit is measured against); `ganforge` is Trainer.train_step with the preset's settings.
 Usage: python benchmarks/train_speed.py [--presets mnist-dcgan,digits-dcgan] [--batches 64,256]
+       python benchmarks/train_speed.py --interleave 6 --steps 40 --batches 64   # steadier ratios
 """
 
 from __future__ import annotations
@@ -85,6 +86,44 @@ def run_one(preset: str, batch: int, mode: str, threads: int, steps: int, warmup
     }
 
 
+def interleaved(preset: str, batch: int, threads: int, steps: int, rounds: int) -> None:
+    """All modes in one process, timed in alternating blocks of `steps` for `rounds` rounds.
+
+    A shared VM drifts by +-15% over a minute; alternating short blocks exposes every mode to
+    the same drift, so the ratios are steadier than those of one-after-another runs (peak
+    memory is not separable here: use the default mode for it).
+    """
+    from ganforge.presets import get_preset
+    from ganforge.training.loop import Trainer
+
+    torch.set_num_threads(threads)
+    trainers = {}
+    for mode in ("bare", "ganforge", "fast"):
+        config = get_preset(preset)
+        config.train.batch_size, config.train.log_every, config.train.threads = batch, 50, threads
+        if mode == "bare":
+            config.train.precision = "fp32"
+        if mode == "fast":
+            config.train.precision, config.train.channels_last = "auto", True
+            config.train.fused_adam = True
+        trainers[mode] = Trainer(config)
+    seconds = dict.fromkeys(trainers, 0.0)
+    for rnd in range(rounds + 1):  # round 0 warms up
+        for mode, trainer in trainers.items():
+            torch.set_flush_denormal(mode != "bare")  # the bare loop keeps PyTorch's default
+            took = (bare_loop if mode == "bare" else ganforge_loop)(trainer, steps)
+            seconds[mode] += took if rnd else 0.0
+    images = rounds * steps * batch
+    for mode, trainer in trainers.items():
+        notes = "fp32 bare loop" if mode == "bare" else trainer.speed_notes
+        print(
+            f"train_speed interleaved preset={preset} batch={batch} mode={mode} "
+            f"threads={threads} img_s={images / seconds[mode]:.0f} "
+            f"vs_bare={seconds['bare'] / seconds[mode]:.2f}x ({notes})",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presets", default="mnist-dcgan,digits-dcgan")
@@ -93,8 +132,20 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument(
+        "--interleave",
+        type=int,
+        default=0,
+        metavar="ROUNDS",
+        help="time bare/ganforge/fast in one process, alternating blocks of --steps",
+    )
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.interleave:
+        for preset in args.presets.split(","):
+            for batch in map(int, args.batches.split(",")):
+                interleaved(preset, batch, args.threads, args.steps, args.interleave)
+        return
     if args.one:
         preset, batch, mode = args.one.split("/")
         print(json.dumps(run_one(preset, int(batch), mode, args.threads, args.steps, args.warmup)))
