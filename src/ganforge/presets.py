@@ -66,56 +66,44 @@ FANOGAN_TRAIN: dict[str, Any] = {
     "collapse_ratio": 0.0,
 }
 
+# The 2-D toy GANs' networks and schedule, shared by ring-vanilla, grid-mbstd-pack and ring-cgan.
+TOY_MODEL: dict[str, Any] = {"arch": "mlp", "latent_dim": 8, "g_width": 128, "d_width": 128}
+TOY_TRAIN: dict[str, Any] = {
+    "steps": 4000,
+    "batch_size": 256,
+    # D learns twice as fast as G (TTUR): with equal rates G smears samples along
+    # the circle between the modes instead of sharpening onto them.
+    "lr_g": 5e-4,
+    "lr_d": 1e-3,
+    "beta1": 0.5,
+    # The last quarter anneals both rates to 0 and the EMA averages out the
+    # oscillation around each mode: together ~84% of samples land within 3 std.
+    "lr_decay_start": 0.75,
+    "ema": 0.99,
+    "log_every": 250,
+    "sample_every": 1000,
+    "checkpoint_every": 1000,
+}
+
 # name -> (one-line description, overrides of the defaults)
 PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
     "ring-vanilla": (
         "Vanilla MLP GAN (Goodfellow 2014, non-saturating) on 8 Gaussians in a ring; ~25 s on CPU",
-        {
-            "data": {"source": "ring"},
-            "model": {"arch": "mlp", "latent_dim": 8, "g_width": 128, "d_width": 128},
-            "train": {
-                "steps": 4000,
-                "batch_size": 256,
-                # D learns twice as fast as G (TTUR): with equal rates G smears samples along
-                # the circle between the modes instead of sharpening onto them.
-                "lr_g": 5e-4,
-                "lr_d": 1e-3,
-                "beta1": 0.5,
-                # The last quarter anneals both rates to 0 and the EMA averages out the
-                # oscillation around each mode: together ~84% of samples land within 3 std.
-                "lr_decay_start": 0.75,
-                "ema": 0.99,
-                "log_every": 250,
-                "sample_every": 1000,
-                "checkpoint_every": 1000,
-            },
-        },
+        {"data": {"source": "ring"}, "model": dict(TOY_MODEL), "train": dict(TOY_TRAIN)},
     ),
     "grid-mbstd-pack": (
         "ring-vanilla's MLP GAN on the 25-Gaussian grid with minibatch std, PacGAN packing 2 "
         "and R1: all 25 modes in 5 of 5 seeds (benchmarks/mode_coverage.py); ~2 min on CPU",
         {
             "data": {"source": "grid"},
-            "model": {
-                "arch": "mlp",
-                "latent_dim": 8,
-                "g_width": 128,
-                "d_width": 128,
-                "minibatch_std": True,
-                "pack": 2,
-            },
+            "model": {**TOY_MODEL, "minibatch_std": True, "pack": 2},
             "train": {
+                **TOY_TRAIN,
                 # 4000 steps (ring-vanilla's) leave 15-24 modes whatever the D option; 12000
                 # with the three together gave 25/25 in every seed (high quality 0.35-0.72).
                 "steps": 12000,
-                "batch_size": 256,
-                "lr_g": 5e-4,
-                "lr_d": 1e-3,
-                "beta1": 0.5,
                 "r1_weight": 0.1,
                 "r1_every": 1,
-                "lr_decay_start": 0.75,
-                "ema": 0.99,
                 "log_every": 500,
                 "sample_every": 3000,
                 "checkpoint_every": 3000,
@@ -270,26 +258,12 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
         {
             "data": {"source": "ring"},
             "model": {
+                **TOY_MODEL,
                 "family": "conditional",
-                "arch": "mlp",
-                "latent_dim": 8,
-                "g_width": 128,
-                "d_width": 128,
                 "conditioning": "projection",
                 "embed_dim": 8,
             },
-            "train": {
-                "steps": 4000,
-                "batch_size": 256,
-                "lr_g": 5e-4,
-                "lr_d": 1e-3,
-                "beta1": 0.5,
-                "lr_decay_start": 0.75,
-                "ema": 0.99,
-                "log_every": 250,
-                "sample_every": 1000,
-                "checkpoint_every": 1000,
-            },
+            "train": dict(TOY_TRAIN),
         },
     ),
     "mnist-ganomaly": (
