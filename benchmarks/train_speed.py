@@ -52,21 +52,27 @@ def ganforge_loop(trainer, steps: int) -> float:
     return time.perf_counter() - start
 
 
-def run_one(preset: str, batch: int, mode: str, threads: int, steps: int, warmup: int) -> dict:
+MODES = ("bare", "ganforge", "fast")
+
+
+def make_trainer(preset: str, batch: int, mode: str, threads: int):
+    """The preset's Trainer with the settings of `mode` (bare: its networks, used by bare_loop)."""
     from ganforge.presets import get_preset
     from ganforge.training.loop import Trainer
 
-    torch.set_num_threads(threads)
     config = get_preset(preset)
-    config.train.batch_size = batch
-    config.train.log_every = 50
-    config.train.threads = threads
+    config.train.batch_size, config.train.log_every, config.train.threads = batch, 50, threads
     if mode == "fast":  # what `ganforge train --fast` picks
         config.train.precision, config.train.channels_last = "auto", True
         config.train.fused_adam = True
     elif mode == "compile":
         config.train.precision, config.train.compile = "auto", True
-    trainer = Trainer(config)
+    return Trainer(config)
+
+
+def run_one(preset: str, batch: int, mode: str, threads: int, steps: int, warmup: int) -> dict:
+    torch.set_num_threads(threads)
+    trainer = make_trainer(preset, batch, mode, threads)
     if mode == "bare":  # plain PyTorch defaults: undo the denormal flush the Trainer turned on
         torch.set_flush_denormal(False)
     loop = bare_loop if mode == "bare" else ganforge_loop
@@ -93,20 +99,8 @@ def interleaved(preset: str, batch: int, threads: int, steps: int, rounds: int) 
     the same drift, so the ratios are steadier than those of one-after-another runs (peak
     memory is not separable here: use the default mode for it).
     """
-    from ganforge.presets import get_preset
-    from ganforge.training.loop import Trainer
-
     torch.set_num_threads(threads)
-    trainers = {}
-    for mode in ("bare", "ganforge", "fast"):
-        config = get_preset(preset)
-        config.train.batch_size, config.train.log_every, config.train.threads = batch, 50, threads
-        if mode == "bare":
-            config.train.precision = "fp32"
-        if mode == "fast":
-            config.train.precision, config.train.channels_last = "auto", True
-            config.train.fused_adam = True
-        trainers[mode] = Trainer(config)
+    trainers = {mode: make_trainer(preset, batch, mode, threads) for mode in MODES}
     seconds = dict.fromkeys(trainers, 0.0)
     for rnd in range(rounds + 1):  # round 0 warms up
         for mode, trainer in trainers.items():

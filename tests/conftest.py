@@ -7,8 +7,9 @@ import os
 import pytest
 import torch
 
-from ganforge.config import Config, merge
+from ganforge.config import Config
 from tests.cli_helpers import train_tiny
+from tests.config_helpers import config_from
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -49,12 +50,7 @@ def tiny_config(tmp_path=None, **sections) -> Config:
             "tensorboard": False,
         },
     }
-    for section, values in sections.items():
-        base.setdefault(section, {}).update(values)
-    config = merge(Config(), base)
-    if tmp_path is not None:
-        config.out, config.name = str(tmp_path), "run"
-    return config
+    return config_from(base, tmp_path, sections)
 
 
 @pytest.fixture

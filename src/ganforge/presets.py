@@ -52,9 +52,8 @@ GANOMALY_TRAIN: dict[str, Any] = {
     # Reconstructions start blurry and alike: not a collapse worth warning about.
     "collapse_ratio": 0.0,
 }
-FANOGAN_TRAIN: dict[str, Any] = {
-    "steps": 3000,
-    "fanogan_gan_steps": 2000,
+# WGAN-GP's recipe (Gulrajani 2017): mnist-wgangp, and f-AnoGAN's GAN phase (Schlegl 2019).
+WGANGP_TRAIN: dict[str, Any] = {
     "batch_size": 64,
     "loss": "wasserstein",
     "n_critic": 5,
@@ -63,6 +62,11 @@ FANOGAN_TRAIN: dict[str, Any] = {
     "lr_d": 1e-4,
     "beta1": 0.0,
     "beta2": 0.9,
+}
+FANOGAN_TRAIN: dict[str, Any] = {
+    **WGANGP_TRAIN,
+    "steps": 3000,
+    "fanogan_gan_steps": 2000,
     "collapse_ratio": 0.0,
 }
 
@@ -152,19 +156,7 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
                 "d_width": 64,
                 "d_norm": "none",
             },
-            "train": {
-                "steps": 2000,
-                "batch_size": 64,
-                "loss": "wasserstein",
-                "n_critic": 5,
-                "gp_weight": 10.0,
-                "lr_g": 1e-4,
-                "lr_d": 1e-4,
-                "beta1": 0.0,
-                "beta2": 0.9,
-                "ema": 0.999,
-                "sample_every": 500,
-            },
+            "train": {**WGANGP_TRAIN, "steps": 2000, "ema": 0.999, "sample_every": 500},
         },
     ),
     "mnist-hinge-sn": (

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganforge.config import Config, merge
+from ganforge.config import Config
 from ganforge.data import load_dataset
 from ganforge.data.paired import TranslationDataset
 from ganforge.errors import GanforgeError
@@ -22,6 +22,7 @@ from ganforge.run import train
 from ganforge.sampling import load_generator
 from ganforge.training.checkpoint import load_file
 from ganforge.training.loop import Trainer
+from tests.config_helpers import config_from
 
 torch.set_num_threads(1)
 
@@ -50,12 +51,7 @@ def translation_config(tmp_path=None, family="pix2pix", **sections) -> Config:
             "cycle_pool_size": 6,
         },
     }
-    for section, values in sections.items():
-        base.setdefault(section, {}).update(values)
-    config = merge(Config(), base)
-    if tmp_path is not None:
-        config.out, config.name = str(tmp_path), "run"
-    return config
+    return config_from(base, tmp_path, sections)
 
 
 def tiny_pairs(paired: bool = True, n: int = 48) -> TranslationDataset:
