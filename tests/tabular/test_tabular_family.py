@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from ganforge.config import Config, merge
 from ganforge.errors import GanforgeError
 from ganforge.families import FAMILIES
-from ganforge.families.tabular import SpanActivation, TabularFamily
+from ganforge.families.tabular import SpanActivation, TabularFamily, _buckets
 
 # matrix layout: alpha, 3 modes, a 2-level column, alpha, 4 modes, a 9-level column
 SPANS = [("tanh", 0, 1), ("softmax", 1, 3), ("softmax", 4, 2), ("tanh", 6, 1),
@@ -60,17 +60,23 @@ def test_gumbel_softmax_draws_levels_with_softmax_probabilities():
 
 def test_condition_cross_entropy_matches_torch_cross_entropy():
     act = SpanActivation(SPANS, COND)
-    matrix_raw = torch.randn(5, 20)
+    matrix_raw = torch.randn(6, 20, requires_grad=True)
     raw = act.to_grouped(matrix_raw)
-    log_probs = act.condition_log_probs(raw)
-    target = torch.tensor([0, 1, 0, 1, 1]), torch.tensor([3, 8, 0, 5, 2])
-    for i in range(5):
-        cond = torch.zeros(11)
+    target = torch.tensor([0, 1, 0, 1, 1, 0]), torch.tensor([3, 8, 0, 5, 2, 1])
+    cond = torch.zeros(6, 11)
+    expected = []
+    for i in range(5):  # row 5 has no condition: no loss
         column = i % 2
-        cond[(0 if column == 0 else 2) + target[column][i]] = 1
+        cond[i, (0 if column == 0 else 2) + target[column][i]] = 1
         s, w = COND[column]
-        expected = F.cross_entropy(matrix_raw[i : i + 1, s : s + w], target[column][i : i + 1])
-        torch.testing.assert_close(-(log_probs[i] * cond).sum(), expected)
+        expected.append(
+            F.cross_entropy(matrix_raw[i : i + 1, s : s + w], target[column][i : i + 1])
+        )
+    nll = act.condition_nll(raw, cond)
+    torch.testing.assert_close(nll, torch.stack(expected + [torch.tensor(0.0)]))
+    (grad,) = torch.autograd.grad(nll.sum(), matrix_raw)
+    (expected_grad,) = torch.autograd.grad(torch.stack(expected).sum(), matrix_raw)
+    torch.testing.assert_close(grad, expected_grad)
 
 
 def test_packed_gradient_penalty_equals_ctgans():
@@ -127,3 +133,40 @@ def test_padding_buckets_bound_the_waste():
     assert act.width <= 2 * 20
     assert [g[2] for g in act.groups] == sorted(g[2] for g in act.groups)
     assert np.all(act.where.numpy() >= 0)
+
+
+def test_buckets_pad_each_block_by_less_than_half():
+    widths = [10, 9, 9, 16, 10, 7, 15, 6, 5, 2, 5, 2, 10, 42, 2]  # Adult's blocks
+    spans, start = [], 0
+    for w in widths:
+        spans.append(("softmax", start, w))
+        start += w
+    act = SpanActivation(spans, [])
+    assert act.width == 158  # 5 groups: 2, 7, 10, 16, 42 slots (power-of-two buckets: 188)
+    for group in _buckets([(s, w) for _, s, w in spans]):
+        assert max(w for _, w in group) <= 1.5 * min(w for _, w in group)
+    assert torch.equal(act.to_matrix(act.to_grouped(torch.eye(start))), torch.eye(start))
+
+
+def test_the_g_step_reuses_the_d_steps_fakes_only_within_a_step():
+    from ganforge.tabular.sampler import ConditionSampler
+
+    family = TabularFamily(_config(), LAYOUT)
+    matrix = torch.zeros(40, 20)
+    matrix[torch.arange(40), 4 + torch.arange(40) % 2] = 1
+    matrix[torch.arange(40), 11 + torch.arange(40) % 9] = 1
+    family.sampler = ConditionSampler(matrix, COND)
+    G, D = family.build()
+    calls = []
+    G.register_forward_hook(lambda *_: calls.append(1))
+    real = G.activate.to_grouped(matrix[:16])
+    cond = family.sampler.conditions_of_rows(torch.arange(16))
+    family.discriminator_loss(G, D, real, cond, 3)  # step 3's (only) D step
+    assert len(calls) == 1 and all(p.grad is None for p in G.parameters())
+    loss, _ = family.generator_loss(G, D, real, cond, 3)
+    assert len(calls) == 1  # no second G forward
+    loss.backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in G.parameters())
+    family.discriminator_loss(G, D, real, cond, 4)
+    family.generator_loss(G, D, real, cond, 5)  # another step's fakes are never used
+    assert len(calls) == 3

@@ -31,7 +31,7 @@ from ganforge.tabular.transformer import TableTransformer, _key, _plain
 from ganforge.training.checkpoint import read_torch_file
 
 FORMAT = "ganforge-tabular"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: blocks grouped within 1.5x widths (G head and D input sizes changed)
 
 
 class TabularGAN:
