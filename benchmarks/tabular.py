@@ -130,7 +130,14 @@ def _child(kind: str, options: dict, train_csv: str, out_csv: str, queue) -> Non
                 # the variant's settings (else the defaults)
                 **{
                     k: options[k]
-                    for k in ("pack", "batch_size", "generator_width", "discriminator_width")
+                    for k in (
+                        "pack",
+                        "batch_size",
+                        "generator_width",
+                        "discriminator_width",
+                        "gp_fraction",
+                        "ema",
+                    )
                     if k in options
                 },
                 seed=options.get("seed", 0),
@@ -232,6 +239,10 @@ def main(argv: list[str] | None = None) -> int:
                     options["generator_width"] = options["discriminator_width"] = int(token[1:])
                 elif token.startswith("b") and token[1:].isdigit():  # b1000: batch size
                     options["batch_size"] = int(token[1:])
+                elif token.startswith("gp") and token[2:].isdigit():  # gp25: penalty on 25%
+                    options["gp_fraction"] = int(token[2:]) / 100
+                elif token.startswith("ema") and token[3:].isdigit():  # ema998: decay 0.998
+                    options["ema"] = float("0." + token[3:])
                 else:
                     options["precision"] = token
         plan.append((kind, options))

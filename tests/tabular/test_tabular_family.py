@@ -35,6 +35,14 @@ def _config(**train):
     )
 
 
+def _matrix() -> torch.Tensor:
+    """40 rows of LAYOUT with every level of both discrete columns present."""
+    matrix = torch.zeros(40, 20)
+    matrix[torch.arange(40), 4 + torch.arange(40) % 2] = 1
+    matrix[torch.arange(40), 11 + torch.arange(40) % 9] = 1
+    return matrix
+
+
 def test_grouped_layout_round_trips_and_activations_are_valid():
     act = SpanActivation(SPANS, COND)
     matrix = torch.randn(7, 20)
@@ -105,10 +113,7 @@ def test_losses_and_generation_shapes():
     family = TabularFamily(_config(), LAYOUT)
     from ganforge.tabular.sampler import ConditionSampler
 
-    matrix = torch.zeros(40, 20)
-    matrix[:, 4 + torch.arange(40) % 2] = 0  # placeholder, set one-hots below
-    matrix[torch.arange(40), 4 + torch.arange(40) % 2] = 1
-    matrix[torch.arange(40), 11 + torch.arange(40) % 9] = 1
+    matrix = _matrix()
     family.sampler = ConditionSampler(matrix, COND)
     G, D = family.build()
     real = G.activate.to_grouped(matrix[:16])
@@ -152,9 +157,7 @@ def test_the_g_step_reuses_the_d_steps_fakes_only_within_a_step():
     from ganforge.tabular.sampler import ConditionSampler
 
     family = TabularFamily(_config(), LAYOUT)
-    matrix = torch.zeros(40, 20)
-    matrix[torch.arange(40), 4 + torch.arange(40) % 2] = 1
-    matrix[torch.arange(40), 11 + torch.arange(40) % 9] = 1
+    matrix = _matrix()
     family.sampler = ConditionSampler(matrix, COND)
     G, D = family.build()
     calls = []
@@ -170,3 +173,22 @@ def test_the_g_step_reuses_the_d_steps_fakes_only_within_a_step():
     family.discriminator_loss(G, D, real, cond, 4)
     family.generator_loss(G, D, real, cond, 5)  # another step's fakes are never used
     assert len(calls) == 3
+
+
+def test_gradient_penalty_fraction_uses_that_share_of_the_packs(monkeypatch):
+    from ganforge import objectives
+    from ganforge.tabular.sampler import ConditionSampler
+
+    seen = []
+    penalty = objectives.gradient_penalty
+    monkeypatch.setattr(
+        objectives, "gradient_penalty", lambda D, r, f: seen.append(r.shape) or penalty(D, r, f)
+    )
+    matrix = _matrix()
+    for fraction, packs in ((1.0, 4), (0.5, 2), (0.01, 1)):
+        family = TabularFamily(_config(), LAYOUT, ConditionSampler(matrix, COND), None, fraction)
+        G, D = family.build()
+        real = G.activate.to_grouped(matrix[:16])
+        _, logs = family.discriminator_loss(G, D, real, family.sampler.conditions_of_rows(
+            torch.arange(16)), 0)  # fmt: skip
+        assert seen[-1][0] == packs and logs["gp"] > 0

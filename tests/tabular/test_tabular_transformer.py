@@ -71,6 +71,33 @@ def test_mode_is_drawn_from_its_posterior():
     assert modes.mean() == pytest.approx(density[1] / density.sum(), abs=0.01)
 
 
+def test_point_masses_are_modes_of_their_own_and_come_back_exactly():
+    # zero-inflated like Adult's capital-gain: 85% zeros, the rest spread; some missing
+    rng = np.random.default_rng(0)
+    gain = np.where(rng.random(3000) < 0.85, 0.0, rng.lognormal(8, 1, 3000).round())
+    gain[rng.random(3000) < 0.05] = np.nan
+    frame = pd.DataFrame({"gain": gain})
+    tr = TableTransformer(mixture_rows=2000).fit(frame, discrete_columns=[])
+    c = tr.columns[0]
+    assert c.spikes == [0.0] and "exact 0" in tr.decisions[0]
+    assert all(m > 100 for m in c.means)  # the mixture models the non-zero part only
+    block = tr.transform(frame, seed=0)
+    zero = frame["gain"].to_numpy() == 0
+    spike_slot = 1 + len(c.means)
+    assert (block[zero, spike_slot] == 1).all() and (block[zero, 0] == 0).all()
+    assert block[~zero, spike_slot].sum() == 0 and (block[:, 1:].sum(1) == 1).all()
+    back = tr.inverse_transform(block)
+    assert back["gain"].isna().tolist() == frame["gain"].isna().tolist()
+    assert (back["gain"][zero] == 0).all() and (back["gain"][~zero].dropna() > 0).all()
+    # a generated row in the spike's mode is the exact value, whatever its alpha
+    fake = np.zeros((2, c.width), dtype=np.float32)
+    fake[:, 0], fake[:, spike_slot] = [0.9, -0.7], 1.0
+    assert tr.inverse_transform(fake)["gain"].tolist() == [0.0, 0.0]
+    # no spike when no value is that common (the default share is 10%)
+    spread = pd.DataFrame({"v": rng.normal(size=500)})
+    assert TableTransformer().fit(spread, discrete_columns=[]).columns[0].spikes == []
+
+
 def test_round_trip_restores_values_types_and_order(table):
     tr = TableTransformer(mixture_rows=500).fit(table)
     back = tr.inverse_transform(tr.transform(table))

@@ -59,6 +59,7 @@ class TabularGAN:
         lr_d: float = 2e-4,
         n_critic: int = 1,
         gp_weight: float = 10.0,
+        gp_fraction: float = 1.0,
         ema: float = 0.999,
         epsilon: float | None = None,
         delta: float | None = None,
@@ -206,7 +207,7 @@ class TabularGAN:
         from ganforge.training.loop import resolve_device
 
         device = resolve_device(self.device)
-        family = TabularFamily(config, layout, sampler.to(device), privacy)
+        family = TabularFamily(config, layout, sampler.to(device), privacy, s["gp_fraction"])
         callbacks: list = [ConsoleProgress()] if self.verbose else []
         if run_dir is not None:
             callbacks += [

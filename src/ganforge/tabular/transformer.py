@@ -43,6 +43,9 @@ class Column:
     means: list[float] = field(default_factory=list)
     stds: list[float] = field(default_factory=list)
     weights: list[float] = field(default_factory=list)
+    # values held by >= spike_share of the rows (e.g. capital-gain's 0 on 92% of Adult): modes of
+    # their own, reproduced exactly instead of as a narrow Gaussian that rounding smears
+    spikes: list[float] = field(default_factory=list)
     datetime_format: str = ""  # strftime format of date strings ("": was a datetime64 column)
     datetime_unit: str = ""  # D (dates) or s: outputs are rounded to it
     # discrete
@@ -64,8 +67,8 @@ class Column:
 
     @property
     def n_modes(self) -> int:
-        """Mixture modes, plus one for missing values when the column has any."""
-        return len(self.means) + (1 if self.missing_rate > 0 else 0)
+        """Mixture modes, then one per spike, then one for missing values if the column has any."""
+        return len(self.means) + len(self.spikes) + (1 if self.missing_rate > 0 else 0)
 
     @property
     def levels(self) -> list[Any]:
@@ -129,8 +132,10 @@ class TableTransformer:
         max_categories: int = 100,
         discrete_threshold: int = 10,
         seed: int = 0,
+        spike_share: float = 0.1,
     ):
         self.max_modes = max_modes
+        self.spike_share = spike_share
         self.weight_threshold = weight_threshold
         self.mixture_rows = mixture_rows
         self.max_categories = max_categories
@@ -283,8 +288,16 @@ class TableTransformer:
         column.decimals = 0 if column.dtype == "int" else _decimals(numbers)
         if column.dtype == "datetime":
             column.decimals = -1
+        # Point masses get modes of their own (a mixed-type encoding, as in CTAB-GAN, Zhao et
+        # al. 2021); the Gaussian mixture then models the rest of the values.
+        values, counts = np.unique(numbers, return_counts=True)
+        spikes = values[counts >= self.spike_share * len(numbers)]
+        rest = numbers[~np.isin(numbers, spikes)]
+        if len(rest) < 2:  # (almost) nothing but spikes: keep the mixture over every value
+            spikes, rest = spikes[:0], numbers
+        column.spikes = [float(v) for v in spikes]
         means, stds, weights = fit_mixture(
-            numbers,
+            rest,
             self.max_modes,
             self.weight_threshold,
             self.mixture_rows,
@@ -351,6 +364,9 @@ class TableTransformer:
         else:
             x[~missing] = series[~missing].to_numpy(dtype=np.float64)
         means, stds = np.asarray(c.means), np.asarray(c.stds)
+        spike = np.full(len(x), -1)
+        for i, value in enumerate(c.spikes):
+            spike[(x == value) & ~missing] = i
         log_post = (
             np.log(np.asarray(c.weights)) - np.log(stds) - 0.5 * ((x[:, None] - means) / stds) ** 2
         )
@@ -359,11 +375,14 @@ class TableTransformer:
         u = rng.random(len(x)) * cdf[:, -1]
         mode = np.minimum((cdf < u[:, None]).sum(1), len(means) - 1)
         alpha = (x - means[mode]) / (4.0 * stds[mode])
+        exact = spike >= 0
+        mode = np.where(exact, len(means) + spike, mode)
+        alpha = np.where(exact, 0.0, alpha)
         block[:, 0] = np.clip(alpha, -0.99, 0.99)
         block[np.arange(len(x)), 1 + mode] = 1.0
         if missing.any():
             block[missing, 0] = 0.0
-            block[missing, 1 : 1 + len(means)] = 0.0
+            block[missing, 1 : 1 + len(means) + len(c.spikes)] = 0.0
             block[missing, -1] = 1.0
 
     def codes(self, c: Column, series: pd.Series) -> np.ndarray:
@@ -422,10 +441,13 @@ class TableTransformer:
     def _inverse_continuous(self, c: Column, block: np.ndarray) -> pd.Series:
         means, stds = np.asarray(c.means), np.asarray(c.stds)
         mode = block[:, 1:].argmax(1)
-        missing = mode >= len(means)
+        spike = mode - len(means)  # >= 0: a spike (exact value), or past them: missing
+        missing = spike >= len(c.spikes)
         mode = np.minimum(mode, len(means) - 1)
         alpha = np.clip(block[:, 0].astype(np.float64), -1.0, 1.0)
         x = means[mode] + alpha * 4.0 * stds[mode]
+        exact = (spike >= 0) & ~missing
+        x[exact] = np.asarray(c.spikes, dtype=np.float64)[spike[exact]]
         x = np.clip(x, c.lo, c.hi)
         if c.decimals >= 0:
             x = np.round(x, c.decimals)
@@ -447,6 +469,7 @@ class TableTransformer:
                 "max_categories": self.max_categories,
                 "discrete_threshold": self.discrete_threshold,
                 "seed": self.seed,
+                "spike_share": self.spike_share,
             },
             "columns": [dataclasses.asdict(c) for c in self.columns],
             "decisions": list(self.decisions),
@@ -561,4 +584,5 @@ def describe_column(c: Column) -> str:
         n = len([v for v in c.categories if v is not None])
         rare = f", {len(c.rare_values)} rare grouped" if c.rare_values else ""
         return f"{c.name}: discrete ({c.dtype}, {n} levels{rare}{gaps})"
-    return f"{c.name}: continuous ({c.dtype}, {len(c.means)} modes{gaps})"
+    exact = ", exact " + ", ".join(f"{v:g}" for v in c.spikes) if c.spikes else ""
+    return f"{c.name}: continuous ({c.dtype}, {len(c.means)} modes{exact}{gaps})"
