@@ -137,6 +137,8 @@ def _child(kind: str, options: dict, train_csv: str, out_csv: str, queue) -> Non
                         "discriminator_width",
                         "gp_fraction",
                         "ema",
+                        "lr_g",
+                        "lr_d",
                     )
                     if k in options
                 },
@@ -243,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
                     options["gp_fraction"] = int(token[2:]) / 100
                 elif token.startswith("ema") and token[3:].isdigit():  # ema998: decay 0.998
                     options["ema"] = float("0." + token[3:])
+                elif token.startswith("lr") and token[2:].isdigit():  # lr4: G and D lr 4e-4
+                    options["lr_g"] = options["lr_d"] = int(token[2:]) * 1e-4
                 else:
                     options["precision"] = token
         plan.append((kind, options))

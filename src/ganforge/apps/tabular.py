@@ -26,7 +26,7 @@ def add_tabular_parser(sub) -> None:
         "--discrete", metavar="A,B", help="discrete columns (default: detected, decision printed)"
     )
     f.add_argument("--epochs", type=int, default=300, help="passes over the table (default 300)")
-    f.add_argument("--batch-size", type=int, default=500)
+    f.add_argument("--batch-size", type=int, default=1000)
     f.add_argument(
         "--epsilon", type=float, default=None, help="differential privacy: target epsilon"
     )
@@ -44,7 +44,7 @@ def add_tabular_parser(sub) -> None:
         help="PacGAN pack size (1: best quality on Adult; CTGAN uses 10)",
     )
     f.add_argument("--embedding-dim", type=int, default=128)
-    f.add_argument("--width", type=int, default=256, help="hidden units of G and D")
+    f.add_argument("--width", type=int, default=128, help="hidden units of G and D")
     f.add_argument("--max-minutes", type=float, default=0.0, help="stop training after this long")
     f.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto")
     f.add_argument(
