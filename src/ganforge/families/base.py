@@ -19,6 +19,7 @@ class Family:
 
     name = "base"
     conditional = False  # True when sampling needs labels
+    g_step_batch = True  # False: the G step uses no real batch (the trainer draws none)
 
     def __init__(self, config: Config):
         self.config = config

@@ -266,7 +266,7 @@ class Trainer:
             )
             logs.update(d_logs)
         D.requires_grad_(False)  # the G step needs gradients through D, not of D's weights
-        real, y = self._next_batch()
+        real, y = self._next_batch() if self.family.g_step_batch else (None, None)
         with self._autocast():
             g_loss, g_logs = self.family.generator_loss(G, D, real, y, self.step)
         g_norm = self._update(g_loss, self.generator, self.opt_g, log_now)
