@@ -206,8 +206,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--models",
         default="ganforge,ctgan,copula",
-        help="comma list (ganforge-fp32-pack10: fp32, CTGAN's pack 10; ganforge-w128-b1000: "
-        "G and D 128 wide, batch 1000)",
+        help="comma list; ganforge variants by tokens: ganforge-fp32-pack10 (fp32, CTGAN's pack "
+        "10), -w256 (G and D width), -b500 (batch), -lr2 (lr 2e-4), -gp100 (penalty on 100%% of "
+        "the batch), -ema998 (EMA decay)",
     )
     parser.add_argument(
         "--precision", default="auto", help="ganforge: auto (the default) | fp32 | bf16"
