@@ -142,8 +142,10 @@ def run_one(args, variant: str, seed: int) -> list[dict]:
         )
         RESULTS.mkdir(parents=True, exist_ok=True)
         policy = row["policy"].replace(",", "+")
-        monitor = ("" if args.monitor == "on" else "_nomonitor") + (
-            "" if args.base == "dcgan" else f"_{args.base}"
+        monitor = (
+            ("" if args.monitor == "on" else "_nomonitor")
+            + ("" if args.base == "dcgan" else f"_{args.base}")
+            + ("" if args.width == 32 else f"_w{args.width}")
         )
         name = f"{variant}{'_' + policy if policy else ''}{monitor}_l{args.limit}_st{steps}_s{seed}.json"
         (RESULTS / name).write_text(json.dumps(row, indent=2))
@@ -157,7 +159,7 @@ def summarize() -> None:
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
         key = (
-            row.get("base", "dcgan"),
+            row.get("base", "dcgan") + ("" if row.get("width", 32) == 32 else f" w{row['width']}"),
             row["limit"],
             row["steps"],
             row["variant"],
