@@ -43,6 +43,17 @@ def _matrix() -> torch.Tensor:
     return matrix
 
 
+def _sampled(gp_fraction: float = 1.0):
+    """A family with a sampler over _matrix(), its networks, and a batch of 16 rows + conditions."""
+    from ganforge.tabular.sampler import ConditionSampler
+
+    matrix = _matrix()
+    family = TabularFamily(_config(), LAYOUT, ConditionSampler(matrix, COND), None, gp_fraction)
+    G, D = family.build()
+    real = G.activate.to_grouped(matrix[:16])
+    return family, G, D, real, family.sampler.conditions_of_rows(torch.arange(16))
+
+
 def test_grouped_layout_round_trips_and_activations_are_valid():
     act = SpanActivation(SPANS, COND)
     matrix = torch.randn(7, 20)
@@ -110,14 +121,7 @@ def test_packed_gradient_penalty_equals_ctgans():
 
 
 def test_losses_and_generation_shapes():
-    family = TabularFamily(_config(), LAYOUT)
-    from ganforge.tabular.sampler import ConditionSampler
-
-    matrix = _matrix()
-    family.sampler = ConditionSampler(matrix, COND)
-    G, D = family.build()
-    real = G.activate.to_grouped(matrix[:16])
-    cond = family.sampler.conditions_of_rows(torch.arange(16))
+    family, G, D, real, cond = _sampled()
     d_loss, d_logs = family.discriminator_loss(G, D, real, cond, 0)
     g_loss, g_logs = family.generator_loss(G, D, real, cond, 0)
     assert d_loss.shape == () and {"d_loss", "gp"} <= set(d_logs)
@@ -154,16 +158,9 @@ def test_buckets_pad_each_block_by_less_than_half():
 
 
 def test_the_g_step_reuses_the_d_steps_fakes_only_within_a_step():
-    from ganforge.tabular.sampler import ConditionSampler
-
-    family = TabularFamily(_config(), LAYOUT)
-    matrix = _matrix()
-    family.sampler = ConditionSampler(matrix, COND)
-    G, D = family.build()
+    family, G, D, real, cond = _sampled()
     calls = []
     G.register_forward_hook(lambda *_: calls.append(1))
-    real = G.activate.to_grouped(matrix[:16])
-    cond = family.sampler.conditions_of_rows(torch.arange(16))
     family.discriminator_loss(G, D, real, cond, 3)  # step 3's (only) D step
     assert len(calls) == 1 and all(p.grad is None for p in G.parameters())
     loss, _ = family.generator_loss(G, D, real, cond, 3)
@@ -179,18 +176,13 @@ def test_the_g_step_reuses_the_d_steps_fakes_only_within_a_step():
 
 def test_gradient_penalty_fraction_uses_that_share_of_the_packs(monkeypatch):
     from ganforge import objectives
-    from ganforge.tabular.sampler import ConditionSampler
 
     seen = []
     penalty = objectives.gradient_penalty
     monkeypatch.setattr(
         objectives, "gradient_penalty", lambda D, r, f: seen.append(r.shape) or penalty(D, r, f)
     )
-    matrix = _matrix()
     for fraction, packs in ((1.0, 4), (0.5, 2), (0.01, 1)):
-        family = TabularFamily(_config(), LAYOUT, ConditionSampler(matrix, COND), None, fraction)
-        G, D = family.build()
-        real = G.activate.to_grouped(matrix[:16])
-        _, logs = family.discriminator_loss(G, D, real, family.sampler.conditions_of_rows(
-            torch.arange(16)), 0)  # fmt: skip
+        family, G, D, real, cond = _sampled(fraction)
+        _, logs = family.discriminator_loss(G, D, real, cond, 0)
         assert seen[-1][0] == packs and logs["gp"] > 0
