@@ -382,7 +382,7 @@ class TableTransformer:
         block[np.arange(len(x)), 1 + mode] = 1.0
         if missing.any():
             block[missing, 0] = 0.0
-            block[missing, 1 : 1 + len(means) + len(c.spikes)] = 0.0
+            block[missing, 1:-1] = 0.0  # every mode but the last (missing) one
             block[missing, -1] = 1.0
 
     def codes(self, c: Column, series: pd.Series) -> np.ndarray:
