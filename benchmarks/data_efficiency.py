@@ -73,6 +73,7 @@ def config_for(args, variant: str, seed: int) -> Config:
             "latent_dim": 64,
             "g_width": args.width,
             "d_width": args.width,
+            "d_extra_layers": args.d_extra_layers,
             **base_model,
         },
         "train": train,
@@ -125,6 +126,7 @@ def run_one(args, variant: str, seed: int) -> list[dict]:
             "limit": args.limit,
             "steps": steps,
             "width": args.width,
+            "d_extra_layers": args.d_extra_layers,
             "policy": args.policy if variant != "plain" else "",
             "fid": fid,
             "n": args.n,
@@ -146,6 +148,7 @@ def run_one(args, variant: str, seed: int) -> list[dict]:
             ("" if args.monitor == "on" else "_nomonitor")
             + ("" if args.base == "dcgan" else f"_{args.base}")
             + ("" if args.width == 32 else f"_w{args.width}")
+            + ("" if not args.d_extra_layers else f"_dx{args.d_extra_layers}")
         )
         name = f"{variant}{'_' + policy if policy else ''}{monitor}_l{args.limit}_st{steps}_s{seed}.json"
         (RESULTS / name).write_text(json.dumps(row, indent=2))
@@ -159,7 +162,9 @@ def summarize() -> None:
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
         key = (
-            row.get("base", "dcgan") + ("" if row.get("width", 32) == 32 else f" w{row['width']}"),
+            row.get("base", "dcgan")
+            + ("" if row.get("width", 32) == 32 else f" w{row['width']}")
+            + ("" if not row.get("d_extra_layers") else f" dx{row['d_extra_layers']}"),
             row["limit"],
             row["steps"],
             row["variant"],
@@ -186,6 +191,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=500, help="training images")
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--width", type=int, default=32, help="DCGAN width of G and D")
+    parser.add_argument(
+        "--d-extra-layers", type=int, default=0, help="3x3 conv blocks per level of D (default 0)"
+    )
     parser.add_argument("--policy", default="color,translation,cutout")
     parser.add_argument("--n", type=int, default=5000, help="samples for FID")
     parser.add_argument("--eval-at", default="", help="also measure FID at these steps (comma)")

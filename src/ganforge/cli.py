@@ -32,6 +32,8 @@ TRAIN_FLAGS = {
     "--g-width": ("model", "g_width", int),
     "--d-width": ("model", "d_width", int),
     "--d-norm": ("model", "d_norm", str),
+    "--g-extra-layers": ("model", "g_extra_layers", int),
+    "--d-extra-layers": ("model", "d_extra_layers", int),
     "--steps": ("train", "steps", int),
     "--max-minutes": ("train", "max_minutes", float),
     "--batch-size": ("train", "batch_size", int),

@@ -33,6 +33,9 @@ class ModelConfig:
     g_width: int = 64  # DCGAN: channels of the last generator block; MLP: hidden units
     d_width: int = 64
     mlp_layers: int = 3  # hidden layers of each MLP
+    # DCGAN depth: stride-1 3x3 conv blocks after each resolution change (0: the paper's nets)
+    g_extra_layers: int = 0
+    d_extra_layers: int = 0
     d_norm: str = "batch"  # batch | none | layer  (discriminator normalisation)
     spectral_norm: bool = False  # spectral normalisation on every discriminator layer
     sample_shape: list[int] = field(default_factory=list)  # (C, H, W) or (D,): from the data
@@ -231,6 +234,11 @@ def validate(config: Config) -> None:
     for name, value in positive.items():
         if not isinstance(value, (int, float)) or value <= 0:
             raise GanforgeError(f"--{name} must be positive, got {value!r}")
+    for name in ("g_extra_layers", "d_extra_layers"):
+        value = getattr(config.model, name)
+        if not isinstance(value, int) or value < 0:
+            flag = name.replace("_", "-")
+            raise GanforgeError(f"--{flag} must be a whole number >= 0, got {value!r}")
     if not 0.0 <= t.lr_decay_start <= 1.0:
         raise GanforgeError(f"--lr-decay-start must be in [0, 1], got {t.lr_decay_start!r}")
     if not 0.0 <= t.ema < 1.0:

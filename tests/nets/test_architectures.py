@@ -20,6 +20,53 @@ def test_dcgan_shapes_and_range(resolution, channels):
     assert d(x).shape == (5,)
 
 
+@pytest.mark.parametrize("resolution", [16, 28])
+def test_dcgan_extra_layers_deepen_without_changing_shapes(resolution):
+    def nets(extra: int):
+        spec = ModelConfig(
+            sample_shape=[1, resolution, resolution],
+            latent_dim=16,
+            g_width=8,
+            d_width=8,
+            g_extra_layers=extra,
+            d_extra_layers=extra,
+        )
+        return ARCHITECTURES["dcgan"](spec)
+
+    def convs(net, kind):
+        return [m for m in net.modules() if type(m) is kind]
+
+    g0, d0 = nets(0)
+    g2, d2 = nets(2)
+    levels = num_upsamplings(resolution)
+    # two 3x3 stride-1 convs after each resolution change: G's projection and every upsampling
+    # except the output layer; D's every downsampling
+    assert len(convs(g2, torch.nn.Conv2d)) == 2 * levels
+    assert len(convs(d2, torch.nn.Conv2d)) == len(convs(d0, torch.nn.Conv2d)) + 2 * levels
+    assert all(m.kernel_size == (3, 3) and m.stride == (1, 1) for m in convs(g2, torch.nn.Conv2d))
+    x = g2(torch.randn(4, 16))
+    assert x.shape == (4, 1, resolution, resolution) and d2(x).shape == (4,)
+    assert sum(p.numel() for p in d2.parameters()) > sum(p.numel() for p in d0.parameters())
+
+
+def test_dcgan_without_extra_layers_keeps_the_checkpoint_layout():
+    # the parameter names generator.pt files written before the option existed rely on
+    spec = ModelConfig(sample_shape=[1, 16, 16], latent_dim=16, g_width=8, d_width=8)
+    _, d = ARCHITECTURES["dcgan"](spec)
+    bn = ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]
+    expected = ["features.0.weight", "features.0.bias", "features.2.weight"]
+    expected += [f"features.3.{k}" for k in bn] + ["head.weight", "head.bias"]
+    assert list(d.state_dict()) == expected
+
+
+def test_negative_extra_layers_is_a_user_error():
+    from ganforge.config import Config, merge, validate
+
+    config = merge(Config(), {"model": {"d_extra_layers": -1}})
+    with pytest.raises(GanforgeError, match="--d-extra-layers must be a whole number >= 0"):
+        validate(config)
+
+
 def test_dcgan_rejects_unsupported_resolution():
     with pytest.raises(ValueError, match="resolution 20"):
         ARCHITECTURES["dcgan"](ModelConfig(sample_shape=[1, 20, 20]))
