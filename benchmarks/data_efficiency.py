@@ -64,6 +64,7 @@ def config_for(args, variant: str, seed: int) -> Config:
         "tensorboard": False,
         "threads": 1,
         "monitor": args.monitor == "on",
+        "augment_shift": args.shift,
         **VARIANTS[variant](args.policy),
     }
     overrides = {
@@ -128,6 +129,7 @@ def run_one(args, variant: str, seed: int) -> list[dict]:
             "width": args.width,
             "d_extra_layers": args.d_extra_layers,
             "policy": args.policy if variant != "plain" else "",
+            "shift": args.shift if variant != "plain" else None,
             "fid": fid,
             "n": args.n,
             "seconds": round(seconds, 1),
@@ -138,12 +140,15 @@ def run_one(args, variant: str, seed: int) -> list[dict]:
             "last": summary["last"] if steps == summary["steps"] else {},
         }
         print(
-            f"data_efficiency variant={variant} policy={row['policy'] or '-'} seed={seed} "
+            f"data_efficiency variant={variant} policy={row['policy'] or '-'} "
+            f"shift={row['shift'] if row['shift'] is not None else '-'} seed={seed} "
             f"limit={args.limit} steps={steps} fid={fid:.3f} seconds={row['seconds']}",
             flush=True,
         )
         RESULTS.mkdir(parents=True, exist_ok=True)
         policy = row["policy"].replace(",", "+")
+        if row["shift"] not in (None, 0.125):
+            policy += f"-shift{args.shift:g}"
         monitor = (
             ("" if args.monitor == "on" else "_nomonitor")
             + ("" if args.base == "dcgan" else f"_{args.base}")
@@ -168,7 +173,7 @@ def summarize() -> None:
             row["limit"],
             row["steps"],
             row["variant"],
-            row["policy"],
+            row["policy"] + ("" if row.get("shift") in (None, 0.125) else f"@{row['shift']:g}"),
             row.get("monitor", "on"),
         )
         groups.setdefault(key, []).append(row)
@@ -193,6 +198,9 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=32, help="DCGAN width of G and D")
     parser.add_argument(
         "--d-extra-layers", type=int, default=0, help="3x3 conv blocks per level of D (default 0)"
+    )
+    parser.add_argument(
+        "--shift", type=float, default=0.125, help="translation's largest shift (default 1/8)"
     )
     parser.add_argument("--policy", default="color,translation,cutout")
     parser.add_argument("--n", type=int, default=5000, help="samples for FID")

@@ -66,6 +66,8 @@ TRAIN_FLAGS = {
     "--minibatch-disc": ("model", "minibatch_disc", _on_off),
     "--pack": ("model", "pack", int),
     "--diffaugment": ("train", "diffaugment", str),
+    "--augment-shift": ("train", "augment_shift", float),
+    "--augment-cutout": ("train", "augment_cutout", float),
     "--ada-target": ("train", "ada_target", float),
     "--ada-kimg": ("train", "ada_kimg", float),
     "--monitor": ("train", "monitor", _on_off),

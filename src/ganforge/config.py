@@ -102,6 +102,8 @@ class TrainConfig:
     tensorboard: bool = True
     # Data efficiency: DiffAugment (Zhao 2020) on every D input; ADA strength (Karras 2020)
     diffaugment: str = ""  # comma list of color, translation, cutout ("": off)
+    augment_shift: float = 0.125  # translation: largest shift, fraction of the side (paper 1/8)
+    augment_cutout: float = 0.5  # cutout: side of the blanked square, fraction (paper 1/2)
     ada_target: float = 0.0  # ADA target of E[sign(D(real))] (paper: 0.6); 0: fixed strength
     ada_interval: int = 4  # ADA: discriminator steps between adjustments of p
     ada_kimg: float = 100.0  # ADA: thousand real images for p to move by 1 (paper: 500)
@@ -270,6 +272,10 @@ def _validate_stability(config: Config) -> None:
             fix=f"use a batch size divisible by {pack}",
         )
     # The --diffaugment policy names are checked where they are parsed (training/augment.py).
+    if not 0.0 < t.augment_shift <= 0.5:
+        raise GanforgeError(f"--augment-shift must be in (0, 0.5], got {t.augment_shift!r}")
+    if not 0.0 < t.augment_cutout <= 1.0:
+        raise GanforgeError(f"--augment-cutout must be in (0, 1], got {t.augment_cutout!r}")
     if not 0.0 <= t.ada_target < 1.0:
         raise GanforgeError(f"--ada-target must be in [0, 1), got {t.ada_target!r}")
     if t.ada_interval < 1 or t.ada_kimg <= 0:

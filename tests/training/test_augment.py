@@ -190,3 +190,34 @@ def test_ada_p_is_logged_checkpointed_and_resumed_exactly(tiny):
     assert torch.equal(a["augment"]["ada"]["p"], b["augment"]["ada"]["p"])
     for key in a["discriminator"]:
         assert torch.equal(a["discriminator"][key], b["discriminator"][key]), key
+
+
+@pytest.mark.parametrize("shift, pixels", [(0.0625, 2), (0.125, 4)])
+def test_translation_shift_is_a_setting(shift, pixels):
+    """The largest shift follows augment_shift: a one-pixel dot moves at most `pixels`."""
+    x = -torch.ones(400, 1, 28, 28)
+    x[:, :, 14, 14] = 1.0
+    augment = aug.make_augment(TrainConfig(diffaugment="translation", augment_shift=shift))
+    torch.manual_seed(0)
+    out = augment(x)
+    where = (out[:, 0] == 1.0).flatten(1).float().argmax(1)  # the dot's flat index
+    offsets = torch.cat([where // 28 - 14, where % 28 - 14])
+    assert offsets.abs().max().item() == pixels  # reached, never exceeded
+    assert set(offsets.tolist()) == set(range(-pixels, pixels + 1))
+
+
+def test_cutout_size_is_a_setting():
+    x = torch.ones(50, 1, 16, 16)
+    augment = aug.make_augment(TrainConfig(diffaugment="cutout", augment_cutout=0.25))
+    torch.manual_seed(0)
+    blanked = (augment(x) == 0).flatten(1).sum(1)
+    assert blanked.max().item() == 16  # a 4x4 square where it lies fully inside the image
+    assert blanked.min().item() > 0
+
+
+@pytest.mark.parametrize("flag, value", [("augment_shift", 0.0), ("augment_cutout", 1.5)])
+def test_augment_sizes_out_of_range_are_user_errors(flag, value):
+    from ganforge.config import Config, merge, validate
+
+    with pytest.raises(GanforgeError, match=f"--{flag.replace('_', '-')} must be in"):
+        validate(merge(Config(), {"train": {flag: value}}))
