@@ -128,6 +128,7 @@ def train_gan(args, seed: int, dataset) -> Path:
     if (run_dir / "generator.pt").exists():
         return run_dir
     model = {} if args.mode_seeking is None else {"mode_seeking": args.mode_seeking}
+    sizes = {} if args.shift is None else {"augment_shift": args.shift}
     config = merge(
         get_preset(args.preset),
         {
@@ -137,6 +138,7 @@ def train_gan(args, seed: int, dataset) -> Path:
                 "seed": seed,
                 "threads": args.threads,
                 "diffaugment": args.diffaugment,
+                **sizes,
                 "tensorboard": False,
                 "sample_every": args.gan_steps // 4,
                 "checkpoint_every": args.gan_steps,
@@ -201,6 +203,9 @@ def main() -> None:
     parser.add_argument("--preset", default="mnist-cgan")
     parser.add_argument("--gan-steps", type=int, default=4000)
     parser.add_argument("--diffaugment", default="translation,cutout")
+    parser.add_argument(
+        "--shift", type=float, default=None, help="translation's largest shift (default: preset's)"
+    )
     parser.add_argument(
         "--mode-seeking", type=float, default=None, help="MSGAN weight (default: the preset's)"
     )

@@ -63,6 +63,10 @@ WGANGP_TRAIN: dict[str, Any] = {
     "beta1": 0.0,
     "beta2": 0.9,
 }
+# MNIST's digits sit in a 20x20 box inside a 4-pixel margin: with --diffaugment translation, shift
+# by up to 2 pixels (1/16), not the paper's 1/8 (4 pixels), which is no better than no
+# augmentation on 500 digits while 2 pixels lowers FID by 25 points (README, data efficiency).
+MNIST_AUGMENT: dict[str, Any] = {"augment_shift": 0.0625}
 FANOGAN_TRAIN: dict[str, Any] = {
     **WGANGP_TRAIN,
     "steps": 3000,
@@ -136,6 +140,7 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
             "data": {"source": "mnist", "resolution": 28},
             "model": {"arch": "dcgan", "latent_dim": 100, "g_width": 64, "d_width": 64},
             "train": {
+                **MNIST_AUGMENT,
                 "steps": 5000,
                 "batch_size": 64,
                 "ema": 0.999,
@@ -156,7 +161,13 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
                 "d_width": 64,
                 "d_norm": "none",
             },
-            "train": {**WGANGP_TRAIN, "steps": 2000, "ema": 0.999, "sample_every": 500},
+            "train": {
+                **WGANGP_TRAIN,
+                **MNIST_AUGMENT,
+                "steps": 2000,
+                "ema": 0.999,
+                "sample_every": 500,
+            },
         },
     ),
     "mnist-hinge-sn": (
@@ -172,6 +183,7 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
                 "spectral_norm": True,
             },
             "train": {
+                **MNIST_AUGMENT,
                 "steps": 5000,
                 "batch_size": 64,
                 "loss": "hinge",
@@ -203,6 +215,7 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
                 "mode_seeking": 1.0,
             },
             "train": {
+                **MNIST_AUGMENT,
                 "steps": 10000,
                 "batch_size": 64,
                 # The rates fall to 0 over the last quarter, which settles the class identities.
@@ -235,6 +248,7 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
                 "mode_seeking": 1.0,
             },
             "train": {
+                **MNIST_AUGMENT,
                 "steps": 10000,
                 "batch_size": 64,
                 "lr_decay_start": 0.75,
