@@ -108,3 +108,29 @@ def test_mlp_vectors_are_unbounded_and_images_bounded():
 def test_unknown_architecture_is_a_user_error():
     with pytest.raises(GanforgeError, match="unknown architecture 'resnetx'.*mlp, dcgan"):
         get_architecture("resnetx")
+
+
+def test_conditional_dcgan_takes_the_extra_layers_too():
+    from ganforge.nets.conditional import build
+
+    spec = ModelConfig(
+        family="conditional",
+        sample_shape=[1, 28, 28],
+        num_classes=10,
+        latent_dim=16,
+        g_width=8,
+        d_width=8,
+        g_extra_layers=1,
+        d_extra_layers=1,
+    )
+    g, d = build(spec)
+
+    def three_by_three(net):
+        return sum(
+            1 for m in net.modules() if type(m) is torch.nn.Conv2d and m.kernel_size == (3, 3)
+        )
+
+    assert three_by_three(g) == 2 and three_by_three(d) == 2  # one per resolution level each
+    labels = torch.arange(4)
+    x = g(torch.randn(4, 16), labels)
+    assert x.shape == (4, 1, 28, 28) and d(x, labels).shape == (4,)

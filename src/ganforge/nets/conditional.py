@@ -76,11 +76,12 @@ class ConditionalDCGANGenerator(nn.Module):
         num_classes: int,
         mode: str = "embed",
         embed_dim: int = 32,
+        extra_layers: int = 0,
     ):
         super().__init__()
         self.latent_dim, self.num_classes, self.mode = latent_dim, num_classes, mode
         extra = embed_dim if mode == "embed" else 0
-        self.body = DCGANGenerator(latent_dim + extra, channels, resolution, width)
+        self.body = DCGANGenerator(latent_dim + extra, channels, resolution, width, extra_layers)
         if mode == "embed":
             self.embed = nn.Embedding(num_classes, embed_dim)
         else:
@@ -177,9 +178,10 @@ class ConditionalDCGANDiscriminator(_ConditionalDiscriminator):
         sn: bool = False,
         minibatch_std: bool = False,
         minibatch_disc: bool = False,
+        extra_layers: int = 0,
     ):
         body = DCGANDiscriminator(
-            channels, resolution, width, norm, sn, minibatch_std, minibatch_disc
+            channels, resolution, width, norm, sn, minibatch_std, minibatch_disc, extra_layers
         )
         # The head is a base x base convolution over the whole last feature map: a linear layer.
         head = body.head
@@ -246,6 +248,7 @@ def build(spec) -> tuple[nn.Module, nn.Module]:
             k,
             spec.g_conditioning,
             spec.embed_dim,
+            spec.g_extra_layers,
         )
         d = ConditionalDCGANDiscriminator(
             channels,
@@ -256,6 +259,7 @@ def build(spec) -> tuple[nn.Module, nn.Module]:
             spec.d_norm,
             spec.spectral_norm,
             *anti_collapse,
+            spec.d_extra_layers,
         )
         return g, d
     raise GanforgeError(

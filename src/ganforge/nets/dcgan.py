@@ -98,22 +98,24 @@ class DCGANDiscriminator(nn.Module):
                 nn.LeakyReLU(0.2, True),
             ]
 
-        def extra(c: int) -> list[nn.Module]:
+        def deepen(c: int) -> list[nn.Module]:
             return [m for _ in range(extra_layers) for m in block(c, c, 3, 1)]
 
         layers: list[nn.Module] = [
             maybe_spectral_norm(nn.Conv2d(channels, width, 4, 2, 1), sn),
             nn.LeakyReLU(0.2, True),
-            *extra(width),
+            *deepen(width),
         ]
         for level in range(1, n_down):
             a, b = _width(width, level - 1), _width(width, level)
-            layers += [*block(a, b, 4, 2), *extra(b)]
+            layers += [*block(a, b, 4, 2), *deepen(b)]
         # Anti-collapse options append channels to the last feature map, read by the head.
         top = _width(width, n_down - 1)
-        extra_layers, extra = anti_collapse_layers(top * base * base, minibatch_std, minibatch_disc)
-        self.features = nn.Sequential(*layers, *extra_layers)
-        self.head = maybe_spectral_norm(nn.Conv2d(top + extra, 1, base, 1, 0), sn)
+        collapse_layers, collapse_channels = anti_collapse_layers(
+            top * base * base, minibatch_std, minibatch_disc
+        )
+        self.features = nn.Sequential(*layers, *collapse_layers)
+        self.head = maybe_spectral_norm(nn.Conv2d(top + collapse_channels, 1, base, 1, 0), sn)
         dcgan_init(self)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
