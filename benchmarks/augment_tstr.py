@@ -17,7 +17,7 @@ Every CNN gets the same optimiser, steps and batch size and is tested on the ful
 (10,000 images). The MNIST evaluation classifier is NOT used anywhere in the pipeline (it saw all
 60,000 training digits); it only reports the cGAN's conditional accuracy for information.
 
-    python benchmarks/augment_tstr.py --seeds 0 1 2 [--gan-steps 4000] [--cnn-steps 1500]
+    python benchmarks/augment_tstr.py --seeds 0 1 2 [--gan-steps 10000] [--cnn-steps 1500]
 
 Prints one line per seed and condition as results come in, then
 ``augment_tstr real=MEAN+-STD real+synth=... synth=... real+filt=... seeds=N``.
@@ -202,7 +202,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--preset", default="mnist-cgan")
-    parser.add_argument("--gan-steps", type=int, default=4000)
+    parser.add_argument("--gan-steps", type=int, default=10000, help="cGAN steps (preset: 10000)")
     parser.add_argument("--diffaugment", default="translation", help="the cGAN's DiffAugment ops")
     parser.add_argument(
         "--shift", type=float, default=None, help="translation's largest shift (default: preset's)"
