@@ -14,7 +14,9 @@ the health monitor off so that plain, whose D memorises the images, is not stopp
     python benchmarks/data_efficiency.py --variants diffaugment --seeds 3,4 --shift 0.125
     python benchmarks/data_efficiency.py --summary                    # combine the saved runs
 
-Each run prints ``data_efficiency variant=... seed=... steps=... fid=... seconds=...`` and is
+Each run prints ``data_efficiency variant=... seed=... steps=... fid=... seconds=...`` (at the last
+step also ``copy_median_ratio`` and ``copies``: ``ganforge.metrics.memorization`` of 2,000 samples
+in pixel space, training images vs as many test images; unseen real digits give ~0.99) and is
 saved to benchmarks/results/data_efficiency/; ``--summary`` prints one line per variant
 (FID mean, std, min, max over seeds) from those files.
 """
@@ -30,8 +32,9 @@ from pathlib import Path
 import torch
 
 from ganforge.config import Config, merge
+from ganforge.data import load_dataset
 from ganforge.errors import GanforgeError
-from ganforge.metrics import evaluate
+from ganforge.metrics import evaluate, memorization
 from ganforge.training.callbacks import Callback
 from ganforge.training.loop import Trainer
 
@@ -92,6 +95,19 @@ def fid_now(trainer, n: int, seed: int) -> float:
     return evaluate(sample, "mnist:test", "fid", n=n, extractor="mnist")["fid"]
 
 
+def copy_check(trainer, limit: int, seed: int, n: int = 2000) -> dict | None:
+    """Does G copy its images? ``memorization`` of n samples in pixel space, against the
+    training images and as many MNIST test images (None when the test set is too small)."""
+    if limit > 10000:
+        return None
+    data = trainer.dataset
+    train = data.to_model_range(data.data).flatten(1).float().cpu()
+    test = load_dataset("mnist:test", 28, limit=limit)
+    holdout = test.to_model_range(test.data).flatten(1).float()
+    fakes = trainer.generate(n, torch.Generator().manual_seed(seed + 11)).flatten(1).float().cpu()
+    return memorization(fakes, train, holdout)
+
+
 class FidProbe(Callback):
     """FID at given steps of one run: the same as separate runs of those lengths (nothing in
     the training depends on the total number of steps here)."""
@@ -122,6 +138,7 @@ def run_one(args, variant: str, seed: int) -> list[dict]:
         end = f"stopped at step {trainer.step}"
         print(f"data_efficiency variant={variant} seed={seed} end={end}: {e}", flush=True)
         probe.fids.setdefault(trainer.step, (fid_now(trainer, args.n, seed), 0.0))
+    copying = copy_check(trainer, args.limit, seed)
     rows = []
     for steps, (fid, seconds) in sorted(probe.fids.items()):
         row = {
@@ -141,11 +158,17 @@ def run_one(args, variant: str, seed: int) -> list[dict]:
             "monitor": args.monitor,
             "base": args.base,
             "last": summary["last"] if steps == summary["steps"] else {},
+            "memorization": copying if steps == trainer.step else None,
         }
         print(
             f"data_efficiency variant={variant} policy={row['policy'] or '-'} "
             f"shift={row['shift'] if row['shift'] is not None else '-'} seed={seed} "
-            f"limit={args.limit} steps={steps} fid={fid:.3f} seconds={row['seconds']}",
+            f"limit={args.limit} steps={steps} fid={fid:.3f} seconds={row['seconds']}"
+            + (
+                f" copy_median_ratio={copying['median_ratio']:.3f} copies={copying['copies']:.3f}"
+                if row["memorization"]
+                else ""
+            ),
             flush=True,
         )
         RESULTS.mkdir(parents=True, exist_ok=True)

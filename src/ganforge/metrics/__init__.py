@@ -1,4 +1,4 @@
-"""Evaluation metrics: FID, KID, Inception Score, precision/recall, density/coverage, diagnostics.
+"""Evaluation metrics: FID, KID, IS, precision/recall, density/coverage, memorization, diagnostics.
 
 ``evaluate`` runs one feature pass and every metric; the metric functions work on feature arrays.
 ``ganforge.metrics.modes`` (mode coverage on 2-D mixtures) is imported from its own module.
@@ -10,6 +10,7 @@ from ganforge.metrics.features import extract, get_extractor
 from ganforge.metrics.fid import feature_stats, fid, frechet_distance
 from ganforge.metrics.inception_score import inception_score
 from ganforge.metrics.kid import kid
+from ganforge.metrics.memorization import memorization
 from ganforge.metrics.prdc import density_coverage, prdc, precision_recall
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "get_extractor",
     "inception_score",
     "kid",
+    "memorization",
     "prdc",
     "precision_recall",
 ]
