@@ -16,7 +16,8 @@ the health monitor off so that plain, whose D memorises the images, is not stopp
 
 Each run prints ``data_efficiency variant=... seed=... steps=... fid=... seconds=...`` (at the last
 step also ``copy_median_ratio`` and ``copies``: ``ganforge.metrics.memorization`` of 2,000 samples
-in pixel space, training images vs as many test images; unseen real digits give ~0.99) and is
+in pixel space, training images vs as many test images, and ``real_median_ratio``, the same for
+2,000 real digits that were not trained on) and is
 saved to benchmarks/results/data_efficiency/; ``--summary`` prints one line per variant
 (FID mean, std, min, max over seeds) from those files.
 """
@@ -105,7 +106,12 @@ def copy_check(trainer, limit: int, seed: int, n: int = 2000) -> dict | None:
     test = load_dataset("mnist:test", 28, limit=limit)
     holdout = test.to_model_range(test.data).flatten(1).float()
     fakes = trainer.generate(n, torch.Generator().manual_seed(seed + 11)).flatten(1).float().cpu()
-    return memorization(fakes, train, holdout)
+    result = memorization(fakes, train, holdout)
+    # The same for n real digits that were not trained on: what "not copying" looks like.
+    unseen = load_dataset("mnist", 28, limit=limit + n)
+    unseen = unseen.to_model_range(unseen.data[limit:]).flatten(1).float()
+    result["real_median_ratio"] = memorization(unseen, train, holdout)["median_ratio"]
+    return result
 
 
 class FidProbe(Callback):
@@ -166,6 +172,7 @@ def run_one(args, variant: str, seed: int) -> list[dict]:
             f"limit={args.limit} steps={steps} fid={fid:.3f} seconds={row['seconds']}"
             + (
                 f" copy_median_ratio={copying['median_ratio']:.3f} copies={copying['copies']:.3f}"
+                f" real_median_ratio={copying['real_median_ratio']:.3f}"
                 if row["memorization"]
                 else ""
             ),
