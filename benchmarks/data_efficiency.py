@@ -36,6 +36,7 @@ from ganforge.config import Config, merge
 from ganforge.data import load_dataset
 from ganforge.errors import GanforgeError
 from ganforge.metrics import evaluate, memorization
+from ganforge.training.augment import TRANSLATION_RATIO
 from ganforge.training.callbacks import Callback
 from ganforge.training.loop import Trainer
 
@@ -101,15 +102,16 @@ def copy_check(trainer, limit: int, seed: int, n: int = 2000) -> dict | None:
     training images and as many MNIST test images (None when the test set is too small)."""
     if limit > 10000:
         return None
-    data = trainer.dataset
-    train = data.to_model_range(data.data).flatten(1).float().cpu()
-    test = load_dataset("mnist:test", 28, limit=limit)
-    holdout = test.to_model_range(test.data).flatten(1).float()
+
+    def pixels(dataset, start: int = 0) -> torch.Tensor:
+        return dataset.to_model_range(dataset.data[start:]).flatten(1).float().cpu()
+
+    train = pixels(trainer.dataset)
+    holdout = pixels(load_dataset("mnist:test", 28, limit=limit))
     fakes = trainer.generate(n, torch.Generator().manual_seed(seed + 11)).flatten(1).float().cpu()
     result = memorization(fakes, train, holdout)
     # The same for n real digits that were not trained on: what "not copying" looks like.
-    unseen = load_dataset("mnist", 28, limit=limit + n)
-    unseen = unseen.to_model_range(unseen.data[limit:]).flatten(1).float()
+    unseen = pixels(load_dataset("mnist", 28, limit=limit + n), start=limit)
     result["real_median_ratio"] = memorization(unseen, train, holdout)["median_ratio"]
     return result
 
@@ -180,7 +182,7 @@ def run_one(args, variant: str, seed: int) -> list[dict]:
         )
         RESULTS.mkdir(parents=True, exist_ok=True)
         policy = row["policy"].replace(",", "+")
-        if row["shift"] not in (None, 0.125):
+        if row["shift"] not in (None, TRANSLATION_RATIO):
             policy += f"-shift{args.shift:g}"
         monitor = (
             ("" if args.monitor == "on" else "_nomonitor")
@@ -206,7 +208,8 @@ def summarize() -> None:
             row["limit"],
             row["steps"],
             row["variant"],
-            row["policy"] + ("" if row.get("shift") in (None, 0.125) else f"@{row['shift']:g}"),
+            row["policy"]
+            + ("" if row.get("shift") in (None, TRANSLATION_RATIO) else f"@{row['shift']:g}"),
             row.get("monitor", "on"),
         )
         groups.setdefault(key, []).append(row)

@@ -14,14 +14,14 @@ from __future__ import annotations
 import torch
 
 from ganforge.metrics._arrays import ArrayLike, as_tensor, check_same_dim
-from ganforge.metrics.prdc import _block_rows
+from ganforge.metrics.prdc import block_rows
 
 COPY_RATIO = 0.5  # a sample at most half as far from a training sample as from any held-out one
 
 
 def nearest_distances(x: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     """Distance from each row of x to its nearest row of `reference`, a block at a time."""
-    step = _block_rows(reference.shape[0])
+    step = block_rows(reference.shape[0])
     return torch.cat(
         [torch.cdist(x[i : i + step], reference).min(1).values for i in range(0, len(x), step)]
     )

@@ -26,7 +26,8 @@ DC_K = 5
 _BLOCK_ELEMENTS = 8_000_000  # distances per block: 32 MB in float32
 
 
-def _block_rows(n_columns: int) -> int:
+def block_rows(n_columns: int) -> int:
+    """Rows per block of a distance matrix with n_columns columns (shared by memorization.py)."""
     return max(1, _BLOCK_ELEMENTS // max(1, n_columns))
 
 
@@ -42,7 +43,7 @@ def knn_radii(x: torch.Tensor, ks: tuple[int, ...]) -> dict[int, torch.Tensor]:
     """For each k in ``ks``: the distance from each row of x to its k-th nearest other row."""
     k_max = max(ks)
     radii = {k: torch.empty(x.shape[0], dtype=x.dtype) for k in ks}
-    step = _block_rows(x.shape[0])
+    step = block_rows(x.shape[0])
     for start in range(0, x.shape[0], step):
         distances = torch.cdist(x[start : start + step], x)
         # k+1 smallest include the row itself (distance ~0): index k is the k-th neighbour.
@@ -85,7 +86,7 @@ def prdc(
     real_in_some_fake_ball = torch.zeros(real.shape[0], dtype=torch.bool)
     real_balls_per_fake = torch.zeros(fake.shape[0], dtype=torch.float64)
     real_covered = torch.zeros(real.shape[0], dtype=torch.bool)
-    step = _block_rows(fake.shape[0])
+    step = block_rows(fake.shape[0])
     for start in range(0, real.shape[0], step):
         rows = slice(start, start + step)
         distances = torch.cdist(real[rows], fake)  # (block of reals, all fakes)
