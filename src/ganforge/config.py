@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -195,8 +196,39 @@ def _from_dict(cls: type, raw: dict[str, Any], where: str) -> Any:
             if not isinstance(value, dict):
                 raise GanforgeError(f"section [{key}] must be a table", where)
             value = _from_dict(sub, value, f"{where} [{key}]")
+        else:
+            value = _checked_value(key, value, str(known[key].type), where)
         kwargs[key] = value
     return cls(**kwargs)
+
+
+# The plain types a setting may hold (dataclass annotations are strings here: PEP 563).
+_PLAIN_TYPES = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,)}
+
+
+def _checked_value(key: str, value: Any, kind: str, where: str) -> Any:
+    """A setting's value with its declared type (int accepted for float), or one clear line;
+    floats must be finite (TOML allows nan and inf)."""
+    if kind.startswith("list"):
+        if not isinstance(value, (list, tuple)):
+            raise GanforgeError(f"setting {key!r} must be a list, got {value!r}", where)
+        return list(value)
+    allowed = _PLAIN_TYPES.get(kind)
+    if allowed is None:
+        return value
+    # bool is an int in Python: a number where a switch is expected (and vice versa) is a mistake
+    wrong_bool = isinstance(value, bool) != (kind == "bool")
+    if wrong_bool or not isinstance(value, allowed):
+        raise GanforgeError(
+            f"setting {key!r} must be {'a whole number' if kind == 'int' else 'a ' + kind}, "
+            f"got {value!r}",
+            where,
+        )
+    if kind == "float":
+        value = float(value)
+        if not math.isfinite(value):
+            raise GanforgeError(f"setting {key!r} must be a finite number, got {value!r}", where)
+    return value
 
 
 _SECTIONS = {
@@ -258,7 +290,75 @@ def validate(config: Config) -> None:
         )
     if config.data.resolution <= 0:
         raise GanforgeError(f"--resolution must be positive, got {config.data.resolution}")
+    _validate_weights(config)
+    _validate_resolution(config)
     _validate_stability(config)
+
+
+# Settings that weigh a loss term or clip/limit something: a negative value is never meant
+# (a negative --gp trains *against* the penalty, silently).
+_NON_NEGATIVE = (
+    "gp_weight",
+    "r1_weight",
+    "grad_clip",
+    "max_minutes",
+    "sr_pixel_weight",
+    "sr_perceptual_weight",
+    "sr_adv_weight",
+    "translation_adv_weight",
+    "pix2pix_l1_weight",
+    "cycle_weight",
+    "cycle_identity_weight",
+    "cycle_pool_size",
+    "sr_pretrain_steps",
+    "fanogan_gan_steps",
+    "checkpoint_every",
+    "sample_every",
+    "keep_checkpoints",
+    "divergence_window",
+    "threads",
+    "ac_weight",
+    "mode_seeking",
+    "ganomaly_w_adv",
+    "ganomaly_w_con",
+    "ganomaly_w_enc",
+    "fanogan_kappa",
+    "limit",
+)
+
+
+def _validate_weights(config: Config) -> None:
+    """Loss weights, intervals and limits are >= 0; Adam's betas in [0, 1)."""
+    for section in (config.data, config.model, config.train, config.eval):
+        for name in _NON_NEGATIVE:
+            value = getattr(section, name, None)
+            if value is not None and value < 0:
+                flag = name.replace("_", "-")
+                raise GanforgeError(
+                    f"{flag} must be >= 0, got {value!r}", fix="use 0 to turn it off"
+                )
+    t = config.train
+    for name in ("beta1", "beta2"):
+        if not 0.0 <= getattr(t, name) < 1.0:
+            raise GanforgeError(f"--{name} must be in [0, 1), got {getattr(t, name)!r}")
+
+
+def _validate_resolution(config: Config) -> None:
+    """The DCGAN nets (and the conditional ones built on them) take 4*2^k or 7*2^k sides."""
+    image_families = ("unconditional", "conditional", "ganomaly", "fanogan")
+    if config.model.arch != "dcgan" or config.model.family not in image_families:
+        return
+    if config.data.source in ("ring", "grid") or config.data.source.startswith("csv:"):
+        return  # vector data: the resolution is not used
+    from ganforge.nets.layers import base_size
+
+    try:
+        base_size(config.data.resolution)
+    except ValueError:
+        raise GanforgeError(
+            f"--resolution {config.data.resolution} is not supported by the dcgan nets",
+            fix="use 4*2^k or 7*2^k pixels: 8, 14, 16, 28, 32, 56, 64, 128, ...",
+        ) from None
 
 
 def _validate_stability(config: Config) -> None:
