@@ -10,6 +10,7 @@ import torch
 from ganforge.config import Config
 from tests.cli_helpers import train_tiny
 from tests.config_helpers import config_from
+from tests.fixtures import MNIST_MINI
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -33,6 +34,14 @@ def _private_cache(tmp_path_factory):
         os.environ.pop("GANFORGE_CACHE", None)
     else:
         os.environ["GANFORGE_CACHE"] = old
+
+
+@pytest.fixture
+def mnist_mini(monkeypatch):
+    """MNIST for tests: the 500 + 200 images shipped in tests/fixtures/mnist-mini (checksummed),
+    found through $GANFORGE_DATA as a user's own copy would be; no test needs ../shared."""
+    monkeypatch.setenv("GANFORGE_DATA", str(MNIST_MINI))
+    return MNIST_MINI
 
 
 def tiny_config(tmp_path=None, **sections) -> Config:

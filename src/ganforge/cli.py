@@ -359,6 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_eval_sr(sub)
     _add_translate(sub)
     _add_tabular(sub)
+    _add_data(sub)
     p = sub.add_parser("info", help="what a run is, how far it got, where its files are")
     p.add_argument("run", metavar="RUN")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -781,6 +782,36 @@ def cmd_tabular(args) -> int:
     return run(args)
 
 
+def _add_data(sub) -> None:
+    p = sub.add_parser("data", help="download datasets (MNIST) and see where they are found")
+    verbs = p.add_subparsers(dest="verb", required=True)
+    get = verbs.add_parser(
+        "get", help="download a dataset into the cache, checking each file's SHA-256"
+    )
+    get.add_argument("name", metavar="NAME", help="the dataset: mnist")
+    get.add_argument(
+        "--dir",
+        default=None,
+        help="folder to put it in (default: $GANFORGE_DATA/mnist, else ~/.cache/ganforge/mnist)",
+    )
+    verbs.add_parser("list", help="where each dataset is looked for and which copy is used")
+
+
+def cmd_data(args) -> int:
+    from ganforge.data import download
+
+    if args.verb == "list":
+        print("\n".join(download.describe_sources()))
+        return 0
+    if args.name != "mnist":
+        raise GanforgeError(
+            f"unknown dataset {args.name!r} for `data get`",
+            fix="use mnist (ring, grid, digits and grey2colour are built in)",
+        )
+    download.download_mnist(args.dir)
+    return 0
+
+
 def cmd_presets(args) -> int:
     from ganforge.presets import PRESETS
 
@@ -802,6 +833,7 @@ COMMANDS = {
     "eval-sr": cmd_eval_sr,
     "translate": cmd_translate,
     "tabular": cmd_tabular,
+    "data": cmd_data,
 }
 
 

@@ -14,6 +14,7 @@ from ganforge.data import load_dataset
 from ganforge.data.mnist import load_mnist_arrays
 from ganforge.data.paired import EDGE_THRESHOLD, TranslationDataset, load_translation_data
 from ganforge.errors import GanforgeError
+from tests.fixtures import MNIST_MINI
 
 torch.set_num_threads(1)
 
@@ -31,7 +32,7 @@ def pattern(seed: int, size=(12, 12), colour=False) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def mnist_train():
-    return load_mnist_arrays(None, "train")
+    return load_mnist_arrays(MNIST_MINI, "train")
 
 
 # ---- paired folders --------------------------------------------------------------------------
@@ -155,7 +156,7 @@ def _reference_edges(digit: np.ndarray) -> np.ndarray:
     return np.where(np.hypot(gx, gy) > EDGE_THRESHOLD, 255, 0).astype(np.uint8)
 
 
-def test_edges2digits_pairs_sobel_edges_with_their_digits():
+def test_edges2digits_pairs_sobel_edges_with_their_digits(mnist_mini):
     images, labels = load_mnist_arrays(None, "test")
     ds = load_dataset("edges2digits:test", 28, limit=40)
     assert ds.paired and len(ds) == 40 and ds.sample_shape == (1, 28, 28)
@@ -166,12 +167,12 @@ def test_edges2digits_pairs_sobel_edges_with_their_digits():
     assert set(ds.source.unique().tolist()) == {0, 255}
 
 
-def test_edges2digits_train_is_mnist_train(mnist_train):
+def test_edges2digits_train_is_mnist_train(mnist_train, mnist_mini):
     ds = load_dataset("edges2digits", 28, limit=5)
     assert np.array_equal(ds.data[:, 0].numpy(), mnist_train[0][:5])
 
 
-def test_mnist2thick_train_is_unpaired_disjoint_halves(mnist_train):
+def test_mnist2thick_train_is_unpaired_disjoint_halves(mnist_train, mnist_mini):
     images, labels = mnist_train
     ds = load_dataset("mnist2thick", 28, limit=30)
     assert not ds.paired and ds.num_source == ds.num_target == 30
@@ -183,7 +184,7 @@ def test_mnist2thick_train_is_unpaired_disjoint_halves(mnist_train):
     assert torch.equal(ds.meta["target_classes"], torch.from_numpy(labels[1::2][:30]))
 
 
-def test_mnist2thick_test_is_paired_with_its_ground_truth():
+def test_mnist2thick_test_is_paired_with_its_ground_truth(mnist_mini):
     images, _ = load_mnist_arrays(None, "test")
     ds = load_dataset("mnist2thick:test", 28, limit=10)
     assert ds.paired and np.array_equal(ds.source[:, 0].numpy(), images[:10])
@@ -192,7 +193,7 @@ def test_mnist2thick_test_is_paired_with_its_ground_truth():
         assert np.array_equal(ds.data[i, 0].numpy(), thick)
 
 
-def test_builtin_tasks_resize_to_the_resolution():
+def test_builtin_tasks_resize_to_the_resolution(mnist_mini):
     ds = load_dataset("edges2digits:test", 16, limit=3)
     assert ds.sample_shape == (1, 16, 16) and ds.source.shape == (3, 1, 16, 16)
 

@@ -13,7 +13,11 @@ from ganforge.errors import GanforgeError
 from ganforge.metrics import evaluate, fid, kid, prdc
 from ganforge.metrics.features import extract, get_extractor
 
-needs_mnist = pytest.mark.skipif(default_mnist_dir() is None, reason="MNIST files not present")
+needs_mnist = pytest.mark.skipif(
+    default_mnist_dir() is None,
+    reason="needs the full MNIST (500+ test images; tests/fixtures/mnist-mini has 200): "
+    "ganforge data get mnist",
+)
 
 
 @pytest.fixture(autouse=True)

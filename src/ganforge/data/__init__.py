@@ -14,7 +14,8 @@ DATA_SOURCES = {
     "ring": "8 Gaussians on a circle (2-D vectors, 8 labelled modes)",
     "grid": "25 Gaussians on a 5x5 grid (2-D vectors, 25 labelled modes)",
     "digits": "scikit-learn's 1,797 8x8 digits, upscaled (embedded; labels 0-9)",
-    "mnist[:PATH]": "MNIST from gzipped IDX files (PATH or $GANFORGE_DATA; labels 0-9)",
+    "mnist[:PATH]": "MNIST's gzipped IDX files from PATH, $GANFORGE_DATA or the cache "
+    "(`ganforge data get mnist`; labels 0-9)",
     "folder:PATH": "any folder of images, recursive; class subfolders become labels",
     # Image-to-image translation (data/paired.py): batches are (target B, source A).
     "paired:A_DIR,B_DIR": "image pairs matched by file name (or paired:AB_DIR, side by side)",
