@@ -57,6 +57,8 @@ def test_array_reference_all_metrics_and_protocol(cache):
     assert protocol["n_ref"] == 100  # min(n, reference size)
     assert protocol["kid_subset_size"] == 100 and protocol["kid_subsets"] == 100
     assert protocol["pr_k"] == 3 and protocol["dc_k"] == 5 and protocol["is_splits"] == 10
+    assert "no sample dropped" in protocol["is_split_bounds"]
+    assert "10 digit logits" in protocol["is_logits"]
     assert "bilinear to 28x28" in protocol["resize"] and result["seconds"] > 0
     assert protocol["reference_cache_hit"] is False
     again = evaluate(fake, real, n=100, batch_size=64)
@@ -135,7 +137,7 @@ def test_folder_errors(tmp_path):
     Image.new("L", (16, 16)).save(mixed / "a.png")
     Image.new("L", (20, 20)).save(mixed / "b.png")
     with pytest.raises(GanforgeError, match="different sizes"):
-        evaluate(blobs(10, 0), str(mixed), n=2)
+        evaluate(blobs(10, 0), str(mixed), n=2, metrics="fid")  # IS would refuse n=2 first
 
 
 def test_bad_arguments():

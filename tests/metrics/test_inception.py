@@ -1,5 +1,6 @@
 """FID InceptionV3: pytorch-fid's layout and key names, loading, and the missing-weights error."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -101,3 +102,36 @@ def test_wrong_file(no_weights):
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(GanforgeError, match="cannot read Inception weights"):
         InceptionExtractor(bad)
+
+
+def test_inception_score_uses_unbiased_logits_as_the_original(random_state):
+    """IS logits are pool3 @ fc.weight.T without the bias (openai/improved-gan, torch-fidelity's
+    logits_unbiased): recomputed by hand from varied pool3 features and the fc weights."""
+    from scipy.special import softmax
+    from scipy.stats import entropy
+
+    from ganforge.metrics.inception_score import inception_score
+
+    net = FIDInceptionV3()
+    net.load_state_dict(random_state[0], strict=False)
+    with torch.no_grad():
+        net.fc.weight.normal_(0, 0.5)  # varied logits
+        net.fc.bias.copy_(torch.linspace(-6.0, 6.0, 1008))  # a bias that would matter
+        # The network's own forward returns the same unbiased logits as its head (one small image).
+        pool, logits = net.eval()(torch.rand(1, 3, 75, 75) * 2 - 1)
+        torch.testing.assert_close(logits, net.logits(pool))
+        pool = torch.rand(40, 2048, generator=torch.Generator().manual_seed(0)).double()
+        net.fc.double()  # a float64 head: an exact comparison
+        logits = net.logits(pool)
+    weight, bias = net.fc.weight.detach().numpy(), net.fc.bias.detach().numpy()
+    unbiased = pool.numpy() @ weight.T  # by hand: no bias
+
+    def by_hand(scores, splits=10):  # Salimans 2016 with scipy's KL, 4 rows per split
+        p = softmax(scores, axis=1)
+        parts = np.split(p, splits)
+        return np.mean([np.exp(np.mean([entropy(r, q.mean(0)) for r in q])) for q in parts])
+
+    np.testing.assert_allclose(logits.numpy(), unbiased, rtol=1e-12, atol=1e-12)
+    assert inception_score(logits)[0] == pytest.approx(by_hand(unbiased), rel=1e-9)
+    assert by_hand(unbiased) != pytest.approx(by_hand(unbiased + bias), rel=1e-2)
+    assert "logits_unbiased" in InceptionExtractor.logits_note

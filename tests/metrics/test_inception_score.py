@@ -3,32 +3,45 @@
 import numpy as np
 import pytest
 from scipy.special import softmax
+from scipy.stats import entropy
 
 from ganforge.errors import GanforgeError
 from ganforge.metrics.inception_score import inception_score
 
 
 def direct_is(probs, splits):
-    """Salimans 2016: exp(mean KL(p(y|x) || p(y))) per consecutive split; mean, std."""
-    part = len(probs) // splits
+    """Salimans 2016 as openai/improved-gan's model.py splits it: part k is rows
+    [k*N//splits, (k+1)*N//splits), so no row is dropped; mean and std over parts."""
+    n = len(probs)
     scores = []
     for s in range(splits):
-        p = probs[s * part : (s + 1) * part]
+        p = probs[s * n // splits : (s + 1) * n // splits]
         marginal = p.mean(0)
-        kl = [
-            sum(pi[c] * (np.log(pi[c]) - np.log(marginal[c])) for c in range(len(pi))) for pi in p
-        ]
+        kl = [entropy(pi, marginal) for pi in p]  # scipy: sum pi log(pi / marginal)
         scores.append(np.exp(np.mean(kl)))
     return np.mean(scores), np.std(scores)
 
 
 def test_matches_direct_formula_from_logits():
-    logits = np.random.default_rng(0).normal(size=(105, 7)) * 3  # 5 left over: dropped
+    # 105 = 10 * 10 + 5: the original's parts hold 10 or 11 rows, none is dropped.
+    logits = np.random.default_rng(0).normal(size=(105, 7)) * 3
     mean, std = inception_score(logits, splits=10)
     expected_mean, expected_std = direct_is(softmax(logits, axis=1), 10)
     # Same float64 sums in a different order: ~1e-15 relative.
     assert mean == pytest.approx(expected_mean, rel=1e-10)
     assert std == pytest.approx(expected_std, rel=1e-8)
+
+
+def test_no_sample_is_dropped_when_n_is_not_a_multiple_of_splits():
+    logits = np.random.default_rng(2).normal(size=(23, 4)) * 2
+    base = inception_score(logits, splits=10)
+    for row in (0, 11, 22):  # the first, a middle and the last sample all count
+        changed = logits.copy()
+        changed[row] = [9.0, -9.0, 0.0, 0.0]
+        assert inception_score(changed, splits=10) != base, row
+    # The parts are those of the original code: sizes 2 or 3, every index once.
+    expected = direct_is(softmax(logits, axis=1), 10)
+    assert base == pytest.approx(expected, rel=1e-10)
 
 
 def test_probabilities_give_the_same_score():

@@ -7,6 +7,9 @@ k values) next to the values, so two numbers are only compared when their protoc
 from __future__ import annotations
 
 import contextlib
+import json
+import os
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,7 +23,7 @@ from ganforge.data.dataset import InMemoryDataset
 from ganforge.errors import GanforgeError
 from ganforge.metrics.cache import FeatureKey, cached_features
 from ganforge.metrics.diagnostics import class_diagnostics, class_histogram
-from ganforge.metrics.features import Extractor, extract, get_extractor
+from ganforge.metrics.features import Extractor, extract, get_extractor, validate_images
 from ganforge.metrics.fid import fid as fid_value
 from ganforge.metrics.inception_score import DEFAULT_SPLITS, inception_score
 from ganforge.metrics.kid import DEFAULT_SEED as KID_SEED
@@ -73,19 +76,107 @@ def _seeded_eval(source: Source, seed: int, device: str):
                 module.train(was_training)
 
 
-def _check_metrics(metrics: Sequence[str]) -> tuple[str, ...]:
+def check_metrics(metrics: Sequence[str] | str | None) -> tuple[str, ...] | None:
+    """The metric names (a sequence or a comma list), checked; None means every one that fits.
+
+    Call it before any work: an unknown name is one line listing the known ones.
+    """
+    if metrics is None:
+        return None
     if isinstance(metrics, str):
-        metrics = [m.strip() for m in metrics.split(",") if m.strip()]
-    unknown = [m for m in metrics if m not in METRICS]
-    if unknown or not metrics:
-        raise GanforgeError(f"unknown metrics {unknown or metrics}", fix=f"choose from {METRICS}")
-    return tuple(dict.fromkeys(metrics))
+        metrics = metrics.split(",")
+    names = [str(m).strip().lower() for m in metrics if str(m).strip()]
+    unknown = [m for m in names if m not in METRICS]
+    if unknown:
+        shown = ", ".join(repr(m) for m in unknown)
+        raise GanforgeError(f"unknown metrics {shown}", fix=f"choose from {', '.join(METRICS)}")
+    if not names:
+        raise GanforgeError("no metrics given", fix=f"choose from {', '.join(METRICS)}")
+    return tuple(dict.fromkeys(names))
+
+
+def _supported(metrics: tuple[str, ...] | None, net: Extractor) -> tuple[tuple[str, ...], dict]:
+    """The metrics to compute and those skipped (with why), checked against the extractor."""
+    no_logits = f"the {net.name} extractor has no class logits"
+    if metrics is None:  # every metric this extractor supports
+        if net.num_classes:
+            return METRICS, {}
+        return tuple(m for m in METRICS if m != "is"), {"is": no_logits}
+    if "is" in metrics and not net.num_classes:
+        raise GanforgeError(
+            f"{no_logits}, so no Inception Score",
+            fix="drop 'is' from the metrics or use the mnist or inception extractor",
+        )
+    return metrics, {}
+
+
+def _check_counts(
+    metrics: tuple[str, ...],
+    n_fake: int,
+    n_ref: int,
+    kid_subsets: int,
+    kid_subset_size: int | None,
+    pr_k: int,
+    dc_k: int,
+) -> None:
+    """What each metric needs from the sample counts, checked before any feature pass."""
+    fix = "evaluate more images (n, --n) or drop the metric"
+    if "is" in metrics and n_fake < DEFAULT_SPLITS:
+        raise GanforgeError(
+            f"Inception Score with {DEFAULT_SPLITS} splits needs at least {DEFAULT_SPLITS} "
+            f"generated images, got {n_fake}",
+            fix=fix,
+        )
+    if "kid" in metrics:
+        n_min = min(n_fake, n_ref)
+        if kid_subsets < 1:
+            raise GanforgeError(f"KID needs kid_subsets >= 1, got {kid_subsets}")
+        if kid_subset_size is not None and kid_subset_size > n_min:
+            raise GanforgeError(
+                f"KID subset size {kid_subset_size} exceeds the samples available "
+                f"({n_fake} generated, {n_ref} reference)",
+                fix=f"pass more samples or kid_subset_size <= {n_min}",
+            )
+        if (kid_subset_size or n_min) < 2:
+            raise GanforgeError(f"KID needs at least 2 images per set, got {n_min}", fix=fix)
+    for name, k in (("pr", pr_k), ("dc", dc_k)):
+        if name not in metrics:
+            continue
+        if k < 1:
+            raise GanforgeError(f"{name} needs k >= 1, got {k}")
+        if min(n_fake, n_ref) < k + 1:
+            raise GanforgeError(
+                f"{name} with k={k} needs at least {k + 1} images per set, "
+                f"got {n_fake} generated and {n_ref} reference",
+                fix=fix,
+            )
+
+
+def _fake_count(source: Source, n: int | None) -> int:
+    """How many generated images will be used; arrays are checked whole first."""
+    if n is not None and n < 1:
+        raise GanforgeError(f"n must be >= 1, got {n}", fix="evaluate at least one image")
+    if isinstance(source, InMemoryDataset):
+        source = source.data
+    if isinstance(source, (torch.Tensor, np.ndarray)):
+        validate_images(source, "generated images")
+        total = len(source)
+        if n is not None and n > total:
+            raise GanforgeError(
+                f"{n} images requested, {total} given",
+                "generated images",
+                f"pass at least {n} images or lower n",
+            )
+        return total if n is None else n
+    if n is None:
+        raise GanforgeError("drawing from a generator needs n >= 1 images", "generated images")
+    return n
 
 
 def evaluate(
     generator_or_images: Source,
     reference: Reference = "mnist:test",
-    metrics: Sequence[str] = METRICS,
+    metrics: Sequence[str] | str | None = None,
     n: int | None = 10_000,
     extractor: str | Extractor = "mnist",
     batch_size: int | None = None,
@@ -98,34 +189,45 @@ def evaluate(
     dc_k: int = DC_K,
     weights: str | Path | None = None,
     use_cache: bool = True,
+    extractor_choice: str | None = None,
 ) -> dict:
     """FID, KID, IS, precision/recall, density/coverage (+ class diagnostics) of fakes vs reference.
 
     ``generator_or_images``: images in [-1, 1] (N, C, H, W) (uint8 read as [0, 255]), a
     generator module with a ``latent_dim`` attribute (fed seeded N(0, I) latents), or a callable
     ``sample(batch_size) -> images`` (called with torch's global RNG seeded by ``seed``, then
-    restored). ``reference``: ``mnist:test``, ``mnist:train``, a folder of images, an array or
-    an InMemoryDataset; its first ``n_ref`` images (default min(n, its size)) are used and their
+    restored). ``n``: how many generated images (None: every image given). ``metrics``: names
+    from ``METRICS``; None = every metric the extractor supports (IS needs class logits).
+    ``reference``: ``mnist:test``, ``mnist:train``, a folder of images, an array or an
+    InMemoryDataset; its first ``n_ref`` images (default min(n, its size)) are used and their
     features cached on disk. ``weights`` overrides the extractor's weights file (e.g. the
-    Inception weights). Returns values, ``protocol`` and ``seconds``.
+    Inception weights); ``extractor_choice`` (why this extractor) is recorded in the protocol.
+    Every argument, array and metric need is checked before the first feature pass. Returns
+    values, ``protocol`` and ``seconds``.
     """
     start = time.perf_counter()
-    metrics = _check_metrics(metrics)
+    chosen = check_metrics(metrics)
     timings: dict[str, float] = {}
     net = get_extractor(extractor, device=device, weights=weights)
+    metrics, skipped = _supported(chosen, net)
+    n_fake = _fake_count(generator_or_images, n)
 
-    tick = time.perf_counter()
-    ref = resolve_reference(reference, n_ref or n)
+    ref = resolve_reference(reference, n_ref or n_fake)
     available = ref.count
     if n_ref is None:
-        n_ref = min(n, available) if n else available
-    elif n_ref > available:
+        n_ref = min(n_fake, available)
+    elif n_ref < 1 or n_ref > available:
         raise GanforgeError(
             f"n_ref={n_ref} but the reference holds {available} images",
             ref.description,
-            f"pass n_ref <= {available}",
+            f"pass 1 <= n_ref <= {available}",
         )
-    key = FeatureKey(ref.dataset, ref.split, ref.resolution, net.name, net.fingerprint(), n_ref)
+    _check_counts(metrics, n_fake, n_ref, kid_subsets, kid_subset_size, pr_k, dc_k)
+
+    tick = time.perf_counter()
+    key = FeatureKey(
+        ref.dataset, ref.split, ref.resolution, net.cache_name(), net.fingerprint(), n_ref
+    )
     ref_features, ref_logits, cache_hit = cached_features(
         key,
         lambda: extract(net, ref.images(), n_ref, batch_size, where=f"reference {ref.description}"),
@@ -136,7 +238,9 @@ def evaluate(
     tick = time.perf_counter()
     source = _fake_source(generator_or_images, seed, device)
     with _seeded_eval(generator_or_images, seed, device):
-        fake_features, fake_logits = extract(net, source, n, batch_size, where="generated images")
+        fake_features, fake_logits = extract(
+            net, source, n_fake, batch_size, where="generated images"
+        )
     n_fake = int(fake_features.shape[0])
     timings["fake_features"] = time.perf_counter() - tick
 
@@ -152,11 +256,8 @@ def evaluate(
         )
         timings["kid"] = time.perf_counter() - tick
     if "is" in metrics:
-        if fake_logits is None:
-            raise GanforgeError(
-                f"the {net.name} extractor has no class logits, so no Inception Score",
-                fix="drop 'is' from metrics or use the mnist/inception extractor",
-            )
+        if fake_logits is None:  # num_classes promised logits the network did not return
+            raise RuntimeError(f"the {net.name} extractor returned no logits")
         tick = time.perf_counter()
         result["is_mean"], result["is_std"] = inception_score(fake_logits, DEFAULT_SPLITS)
         timings["is"] = time.perf_counter() - tick
@@ -187,6 +288,10 @@ def evaluate(
             "ganforge": ganforge.__version__,
         }
     )
+    if extractor_choice:
+        protocol["extractor_choice"] = extractor_choice
+    if skipped:
+        protocol["skipped"] = skipped
     if "fid" in metrics:
         protocol["fid"] = "covariance over N-1; tr sqrt via eigh of S1^1/2 S2 S1^1/2"
     if "kid" in metrics:
@@ -195,6 +300,8 @@ def evaluate(
         protocol["kid_seed"] = KID_SEED
     if "is" in metrics:
         protocol["is_splits"] = DEFAULT_SPLITS
+        protocol["is_split_bounds"] = "k*N//splits, no sample dropped, no shuffle (original code)"
+        protocol["is_logits"] = net.logits_note or "the extractor's class logits"
     if "pr" in metrics:
         protocol["pr_k"] = pr_k
     if "dc" in metrics:
@@ -207,3 +314,21 @@ def evaluate(
     result["timings"] = {k: round(v, 3) for k, v in timings.items()}
     result["seconds"] = time.perf_counter() - start
     return result
+
+
+def save_result(result: dict, path: str | Path) -> Path:
+    """Write an ``evaluate`` result as JSON, atomically (temporary file + rename): a failed write
+    never leaves a torn file. Raises OSError when the place cannot be written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(result, indent=2, default=str)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a result is meant to be read
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,7 +1,10 @@
 """Inception Score (Salimans et al. 2016, "Improved Techniques for Training GANs").
 
-IS = exp(E_x KL(p(y|x) || p(y))), computed on each of ``splits`` consecutive equal parts of the
-samples (10 by default, leftover samples dropped, as the paper's code); mean and std over parts.
+IS = exp(E_x KL(p(y|x) || p(y))), computed on each of ``splits`` consecutive parts of the samples
+(10 by default); mean and std (ddof=0) over parts. Part k is samples [k*N//splits, (k+1)*N//splits),
+as the original code (openai/improved-gan ``inception_score/model.py``): no sample is dropped, and
+when N is not a multiple of ``splits`` the parts differ in size by one. No shuffling, as the original;
+torch-fidelity uses the same boundaries but shuffles the samples first (seed 2020) by default.
 """
 
 from __future__ import annotations
@@ -41,10 +44,12 @@ def inception_score(
         )
     log_p = _log_probabilities(values, probabilities)
     p = np.exp(log_p)
-    part = values.shape[0] // splits
+    n = values.shape[0]
     split_scores = []
     for i in range(splits):
-        log_p_part, p_part = log_p[i * part : (i + 1) * part], p[i * part : (i + 1) * part]
+        # The original's boundaries (i * N // splits): every sample is in exactly one part.
+        start, stop = i * n // splits, (i + 1) * n // splits
+        log_p_part, p_part = log_p[start:stop], p[start:stop]
         log_marginal = np.log(np.clip(p_part.mean(axis=0), 1e-30, None))
         kl = (p_part * (log_p_part - log_marginal)).sum(axis=1)
         split_scores.append(np.exp(kl.mean()))

@@ -13,9 +13,10 @@ import torch
 from ganforge.data.dataset import InMemoryDataset
 from ganforge.data.mnist import load_mnist
 from ganforge.errors import GanforgeError
+from ganforge.metrics.features.base import image_shape, validate_images
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
-Reference = str | Path | torch.Tensor | np.ndarray | InMemoryDataset
+_GREY_MODES = ("L", "LA", "1", "I;16", "I")
 
 
 @dataclass
@@ -33,6 +34,8 @@ class ReferenceSet:
     resolution: int
     loader: Callable[[], torch.Tensor]
     _images: torch.Tensor | None = field(default=None, repr=False)
+    # (C, H, W); for a folder read from the first file's header (C: 1 grey, 3 otherwise).
+    shape: tuple[int, int, int] | None = None
 
     def images(self) -> torch.Tensor:
         """The images (N, C, H, W), loaded once."""
@@ -42,14 +45,16 @@ class ReferenceSet:
 
     @classmethod
     def of_tensor(cls, images: torch.Tensor, dataset: str, split: str, description: str):
-        """A set whose images are already in memory."""
-        if images.dim() not in (3, 4):
-            raise GanforgeError(
-                f"reference images must be (N, C, H, W), got shape {tuple(images.shape)}",
-                description,
-            )
+        """A set whose images are already in memory, checked whole (shape, dtype, NaN, range)."""
+        validate_images(images, description)
+        if images.shape[0] == 0:
+            raise GanforgeError("holds no images", description, "pass at least one image")
         count, resolution = int(images.shape[0]), int(images.shape[-2])
-        return cls(dataset, split, description, count, resolution, lambda: images, images)
+        shape = image_shape(images)
+        return cls(dataset, split, description, count, resolution, lambda: images, images, shape)
+
+
+Reference = str | Path | torch.Tensor | np.ndarray | InMemoryDataset | ReferenceSet
 
 
 def _digest(tensor: torch.Tensor) -> str:
@@ -80,7 +85,7 @@ def read_images(files: list[Path], where: str) -> torch.Tensor:
                 pictures.append(image.copy())
         except OSError as e:
             raise GanforgeError(f"cannot read image ({e})", str(path)) from None
-    grey = all(p.mode in ("L", "LA", "1", "I;16", "I") for p in pictures)
+    grey = all(p.mode in _GREY_MODES for p in pictures)
     mode = "L" if grey else "RGB"
     arrays = [np.asarray(p.convert(mode)) for p in pictures]
     sizes = {a.shape[:2] for a in arrays}
@@ -107,7 +112,8 @@ def folder_reference(folder: Path, n: int | None = None) -> ReferenceSet:
         digest.update(f"{path.relative_to(folder)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
     try:
         with Image.open(files[0]) as first:  # header only: the resolution for the cache key
-            resolution = first.size[1]
+            width, resolution = first.size
+            channels = 1 if first.mode in _GREY_MODES else 3
     except OSError as e:
         raise GanforgeError(f"cannot read image ({e})", str(files[0])) from None
     return ReferenceSet(
@@ -117,15 +123,43 @@ def folder_reference(folder: Path, n: int | None = None) -> ReferenceSet:
         len(files),
         resolution,
         lambda: read_images(files, str(folder)),
+        shape=(channels, resolution, width),
     )
+
+
+def _read_array(path: Path) -> torch.Tensor:
+    """A .npy file as a tensor: no pickles, only uint8 or float images, native byte order."""
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(6)
+        if magic != b"\x93NUMPY":
+            raise GanforgeError(
+                "not a .npy file (no NumPy header)", str(path), "save the images with np.save"
+            )
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as e:
+        raise GanforgeError(f"cannot read array ({e})", str(path), "save it with np.save") from None
+    if not isinstance(array, np.ndarray):
+        raise GanforgeError("not a .npy array", str(path), "save one array with np.save")
+    if array.dtype != np.uint8 and array.dtype.kind != "f":
+        raise GanforgeError(
+            f"images must be float or uint8, got {array.dtype}",
+            str(path),
+            "save them as uint8 (0-255) or as float in [-1, 1]",
+        )
+    if array.dtype == np.float16 or not array.dtype.isnative:
+        array = array.astype(np.float32)  # torch wants native byte order
+    return torch.from_numpy(array)
 
 
 def resolve_reference(reference: Reference, n: int | None = None) -> ReferenceSet:
     """Turn a spec (``mnist:test``, a folder, an array, a dataset) into a ReferenceSet.
 
     For folders only the first ``n`` files are considered; other sources keep every image (the
-    caller takes the first n).
+    caller takes the first n). A ReferenceSet passes through.
     """
+    if isinstance(reference, ReferenceSet):
+        return reference
     if isinstance(reference, InMemoryDataset):
         if not reference.is_image:
             raise GanforgeError("the reference dataset holds vectors, not images", reference.name)
@@ -144,12 +178,11 @@ def resolve_reference(reference: Reference, n: int | None = None) -> ReferenceSe
     if folder.is_dir():
         return folder_reference(folder, n)
     if folder.suffix == ".npy" and folder.is_file():
-        try:
-            images = torch.from_numpy(np.load(folder, allow_pickle=False))
-        except (OSError, ValueError) as e:
-            raise GanforgeError(f"cannot read array ({e})", str(folder)) from None
+        images = _read_array(folder)
         return ReferenceSet.of_tensor(images, folder.stem, _digest(images), f"array {folder}")
-    raise GanforgeError(
-        f"unknown reference {spec!r}",
-        fix="use mnist:train, mnist:test, a folder of images or a .npy array",
-    )
+    fix = "use mnist:train, mnist:test, a folder of images or a .npy array"
+    if folder.is_file():
+        raise GanforgeError(f"cannot use a {folder.suffix or 'suffix-less'} file", spec, fix)
+    if folder.suffix or "/" in spec or "\\" in spec:
+        raise GanforgeError("no such file or folder", spec, fix)
+    raise GanforgeError(f"unknown reference {spec!r}", fix=fix)

@@ -20,39 +20,69 @@ ImageSource = torch.Tensor | np.ndarray | Callable[[int], torch.Tensor]
 _LUMA = (0.299, 0.587, 0.114)
 
 
-def check_images(images: torch.Tensor | np.ndarray, where: str = "images") -> torch.Tensor:
-    """Images as a float tensor (N, C, H, W) in [-1, 1]; uint8 is read as [0, 255] and converted.
+def validate_images(images: torch.Tensor | np.ndarray, where: str = "images") -> torch.Tensor:
+    """Check a whole image set without copying it; returns it as a (N, C, H, W) tensor view.
 
-    A 3-D array is read as (N, H, W) single-channel images. Values outside [-1, 1] (beyond a
-    1e-3 tolerance) are a one-line error that says which range they look like.
+    The one place that says what is wrong with an image array: its shape (a 3-D array is read as
+    (N, H, W) grey images), its dtype (float or uint8), no images at all, NaN/inf, or float
+    values outside [-1, 1] (beyond a 1e-3 tolerance, with a hint at the range they look like).
     """
     x = torch.as_tensor(images)
     if x.dim() == 3:
         x = x.unsqueeze(1)
     if x.dim() != 4:
+        hint = "pass a batch of images"
+        if x.dim() == 2:
+            hint = "reshape flattened images to (N, C, H, W), e.g. (N, 1, 28, 28)"
+        raise GanforgeError(f"images must be (N, C, H, W), got shape {tuple(x.shape)}", where, hint)
+    if x.shape[1] not in (1, 3):
+        if x.shape[-1] in (1, 3, 4):
+            what, fix = "channels last?", "transpose to (N, C, H, W): array.transpose(0, 3, 1, 2)"
+        else:
+            what, fix = "1 (grey) or 3 (RGB) expected", "drop the alpha channel, or convert"
         raise GanforgeError(
-            f"images must be (N, C, H, W), got shape {tuple(x.shape)}",
-            where,
-            "pass a batch of images",
+            f"images have {x.shape[1]} channels (shape {tuple(x.shape)}): {what}", where, fix
         )
-    if x.dtype == torch.uint8:
-        return x.float().div_(127.5).sub_(1.0)
-    if not x.is_floating_point():
-        raise GanforgeError(f"images must be float or uint8, got {x.dtype}", where)
-    x = x.float()
+    if x.dtype != torch.uint8 and not x.is_floating_point():
+        raise GanforgeError(
+            f"images must be float or uint8, got {x.dtype}",
+            where,
+            "save them as uint8 (0-255) or as float in [-1, 1]",
+        )
     if x.numel() == 0:
         return x
-    if not torch.isfinite(x).all():
+    if x.dtype == torch.uint8:
+        return x
+    # Two reductions, no copy: a NaN anywhere makes the min NaN, an inf the min or the max.
+    low, high = float(x.amin()), float(x.amax())
+    if not (np.isfinite(low) and np.isfinite(high)):
         raise GanforgeError("images contain NaN or inf", where, "check the generator's output")
-    low, high = float(x.min()), float(x.max())
     if low < -1 - RANGE_TOLERANCE or high > 1 + RANGE_TOLERANCE:
         if low >= 0 and high <= 255:
             hint = "they look like [0, 255]: pass x / 127.5 - 1 (or the uint8 array itself)"
         else:
             hint = "rescale them to [-1, 1] (a tanh output layer does that)"
         raise GanforgeError(f"images span [{low:.3g}, {high:.3g}], outside [-1, 1]", where, hint)
-    if low >= 0 and x.shape[0] >= 16:
-        # Not an error (an all-bright set is legal) but almost always a [0, 1] mix-up.
+    return x
+
+
+def image_shape(images: torch.Tensor | np.ndarray) -> tuple[int, int, int]:
+    """(C, H, W) of an image set after normalisation: a 3-D array is (N, H, W) grey images."""
+    shape = tuple(int(s) for s in images.shape)
+    return (1, *shape[1:]) if len(shape) == 3 else shape[1:]  # type: ignore[return-value]
+
+
+def check_images(images: torch.Tensor | np.ndarray, where: str = "images") -> torch.Tensor:
+    """Images as a float tensor (N, C, H, W) in [-1, 1]; uint8 is read as [0, 255] and converted.
+
+    ``validate_images`` says what is wrong in one line; a set entirely in [0, 1] gets a warning
+    (legal, but almost always a [0, 1] mix-up).
+    """
+    x = validate_images(images, where)
+    if x.dtype == torch.uint8:
+        return x.float().div_(127.5).sub_(1.0)
+    x = x.float()
+    if x.numel() and float(x.min()) >= 0 and x.shape[0] >= 16:
         warnings.warn(
             f"{where}: every value is in [0, 1]; ganforge expects [-1, 1] (use 2 * x - 1)",
             stacklevel=2,
@@ -123,6 +153,8 @@ class Extractor(nn.Module):
     resolution: int = 0
     default_batch_size: int = 250
     input_note: str = ""
+    # What the logits are (recorded in the protocol next to the Inception Score).
+    logits_note: str = ""
 
     def train(self, mode: bool = True) -> Extractor:
         """Always eval: a frozen feature network must never use batch statistics or dropout."""
@@ -145,6 +177,10 @@ class Extractor(nn.Module):
     def fingerprint(self) -> str:
         """Content hash of the weights (part of the feature-cache key)."""
         return fingerprint_module(self)
+
+    def cache_name(self) -> str:
+        """The extractor's name in the feature-cache key; changes whenever its outputs change."""
+        return self.name
 
     def protocol(self) -> dict:
         """What a result must record to be reproducible: extractor name, dims and input handling."""

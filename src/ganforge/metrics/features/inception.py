@@ -2,7 +2,11 @@
 
 Plain torch, no torchvision. Module and parameter names follow torchvision's Inception3 with
 pytorch-fid's FID blocks, so pytorch-fid's ``pt_inception-2015-12-05-6726825d.pth`` loads as
-is. Features: the 2048-d final average pool ("pool3"); logits: the 1008-way ``fc`` (for IS).
+is. Features: the 2048-d final average pool ("pool3"); logits for the Inception Score:
+``pool3 @ fc.weight.T`` WITHOUT the fc bias, as the original IS code (openai/improved-gan
+``inception_score/model.py`` multiplies pool_3 by the softmax/logits MatMul weight only) and
+torch-fidelity (its ``logits_unbiased`` feature, the default for IS); published Inception Scores
+are computed that way, and the bias changes the score.
 Input protocol (pytorch-fid's): bilinear resize to 299x299 in torch, grey repeated to RGB,
 values in [-1, 1] (pytorch-fid's 2x-1 of [0, 1] input; bilinear resizing commutes with it).
 The weights cannot be downloaded at run time; see ``find_inception_weights``.
@@ -223,7 +227,7 @@ class FIDInceptionV3(nn.Module):
         self.fc = nn.Linear(2048, 1008)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(2048-d pool3 features, 1008 logits)."""
+        """(2048-d pool3 features, 1008 unbiased logits: pool3 @ fc.weight.T, no bias)."""
         x = self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x)))
         x = F.max_pool2d(x, kernel_size=3, stride=2)
         x = self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x))
@@ -243,7 +247,12 @@ class FIDInceptionV3(nn.Module):
         ):
             x = block(x)
         pool = torch.flatten(F.adaptive_avg_pool2d(x, (1, 1)), 1)
-        return pool, self.fc(pool)
+        return pool, self.logits(pool)
+
+    def logits(self, pool: torch.Tensor) -> torch.Tensor:
+        """The IS logits of pool3 features: pool3 @ fc.weight.T, no bias (torch-fidelity's
+        logits_unbiased; the original IS code multiplies by the same weight only)."""
+        return pool @ self.fc.weight.T
 
 
 def load_inception_state(model: FIDInceptionV3, path: Path) -> None:
@@ -272,7 +281,7 @@ def load_inception_state(model: FIDInceptionV3, path: Path) -> None:
 
 
 class InceptionExtractor(Extractor):
-    """FID InceptionV3 features (2048-d pool3) and 1008-class logits."""
+    """FID InceptionV3 features (2048-d pool3) and 1008-class unbiased logits."""
 
     name = "inception"
     feature_dim = 2048
@@ -281,6 +290,10 @@ class InceptionExtractor(Extractor):
     resolution = 299
     default_batch_size = 50
     input_note = "grey repeated to 3 channels"
+    logits_note = (
+        "logits_unbiased: pool3 @ fc.weight.T without the fc bias (as the original IS code "
+        "and torch-fidelity)"
+    )
 
     def __init__(self, weights: str | Path | None = None) -> None:
         super().__init__()
@@ -294,9 +307,13 @@ class InceptionExtractor(Extractor):
         self.eval()
 
     def features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(2048-d features, 1008 logits)."""
+        """(2048-d features, 1008 unbiased logits)."""
         return self.net(x)
 
     def fingerprint(self) -> str:
         """Hash of the weights file."""
         return self._fingerprint
+
+    def cache_name(self) -> str:
+        """Tagged: reference features cached before the logits lost the bias are not reused."""
+        return "inception-logits_unbiased"

@@ -36,6 +36,7 @@ class MnistExtractor(Extractor):
     resolution = 28
     default_batch_size = 128  # measured fastest on one CPU thread (with channels_last)
     input_note = "RGB converted to grey with BT.601 luma weights"
+    logits_note = "the classifier's 10 digit logits (its head, with bias)"
 
     def __init__(self, weights: str | Path | None = None) -> None:
         super().__init__()
