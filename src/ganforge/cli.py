@@ -147,15 +147,33 @@ def _add_sample(sub) -> None:
     p = sub.add_parser("sample", help="draw samples from a trained run or generator file")
     p.add_argument("model", metavar="RUN_OR_FILE")
     p.add_argument("-n", type=int, default=64, help="how many samples (default 64)")
-    p.add_argument("-o", "--output", required=True, help="output file or folder")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="grid.png (a grid image; .jpg etc. too; a scatter plot for 2-D runs), "
+        "samples.npy (an array), or a folder (one PNG per sample)",
+    )
     p.add_argument(
         "--format",
         choices=["grid", "npy", "png-dir"],
         default=None,
-        help="grid PNG (default for .png), npy array, or a folder of PNGs",
+        help="default: from -o (.npy -> npy, another suffix -> grid, none -> png-dir); "
+        "npy needs -o ending in .npy",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="png-dir: replace the samples (000000.png ...) of an earlier run in that folder; "
+        "without it a non-empty folder is refused, and a folder holding other files always is",
     )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--truncation", type=float, default=None, help="truncation trick threshold")
+    p.add_argument(
+        "--truncation",
+        type=float,
+        default=None,
+        help="truncation trick threshold (a finite number > 0; default: none)",
+    )
     p.add_argument("--device", default="cpu")
     p.add_argument(
         "--class",
@@ -327,19 +345,34 @@ def _add_translate(sub) -> None:
     p = sub.add_parser(
         "translate",
         help="translate an image (or a folder of images) with a pix2pix or CycleGAN run",
-        description="Images are read like training data (shorter side to the run's resolution, "
-        "centre square) and written as PNGs; a folder keeps its sub-paths.",
+        description="Images are translated at their own size, tile by tile with overlap, and "
+        "written in their own format (a .jpg stays .jpg); a folder keeps its sub-paths. "
+        "Resize inputs to about the training scale first for the best results.",
     )
     p.add_argument("model", metavar="RUN_OR_FILE")
     p.add_argument("input", metavar="INPUT", help="an image file or a folder of images")
-    p.add_argument("-o", "--output", required=True, help="output file, or folder")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="output image file (its suffix picks the format), or a folder",
+    )
     p.add_argument(
         "--direction",
         choices=["AtoB", "BtoA"],
         default="AtoB",
         help="AtoB (default) or BtoA (CycleGAN runs only)",
     )
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument(
+        "--tile", type=int, default=None, help="tile side in pixels (default 512; 0: whole image)"
+    )
+    p.add_argument("--overlap", type=int, default=16, help="pixels tiles overlap and blend")
+    p.add_argument(
+        "--context",
+        type=int,
+        default=None,
+        help="pixels of context per tile (default: the receptive radius: exact tiles)",
+    )
     p.add_argument("--device", default="cpu")
 
 
@@ -472,31 +505,31 @@ def cmd_train(args) -> int:
 
 
 def cmd_sample(args) -> int:
-    import numpy as np
+    from ganforge.sampling import (
+        check_count,
+        check_sample_output,
+        check_truncation,
+        load_generator,
+        write_samples,
+    )
 
-    from ganforge.images import save_grid, save_png_dir, save_scatter
-    from ganforge.sampling import load_generator
-
+    truncation = check_truncation(args.truncation)
+    if args.per_class is None:
+        check_count(args.n)
     model = load_generator(args.model, args.device)
+    vectors = len(model.config.model.sample_shape) == 1
+    check_sample_output(args.output, args.format, vectors=vectors, overwrite=args.overwrite)
     labels, row_names = model.class_labels(args.classes, args.per_class, args.n)
     n = args.n if labels is None else len(labels)
-    samples = model.sample(n, seed=args.seed, labels=labels, truncation=args.truncation)
-    out = Path(args.output)
-    fmt = args.format or ("npy" if out.suffix == ".npy" else "grid" if out.suffix else "png-dir")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if fmt == "npy":
-            np.save(out, samples.numpy())
-        elif fmt == "png-dir":
-            if samples.dim() != 4:
-                raise GanforgeError("png-dir needs image samples", fix="use --format npy")
-            save_png_dir(samples, out)
-        elif samples.dim() == 2:
-            save_scatter(samples, out)
-        else:
-            save_grid(samples, out, args.per_class, row_names)
-    except OSError as e:
-        raise GanforgeError(f"cannot write output ({e.strerror})", str(out)) from None
+    samples = model.sample(n, seed=args.seed, labels=labels, truncation=truncation)
+    out, fmt = write_samples(
+        samples,
+        args.output,
+        args.format,
+        nrow=args.per_class,
+        row_labels=row_names,
+        overwrite=args.overwrite,
+    )
     print(f"ganforge: wrote {n} samples to {out} ({fmt}, step {model.step})")
     return 0
 
@@ -764,7 +797,14 @@ def cmd_translate(args) -> int:
     from ganforge.apps.translate import translate_files
 
     report = translate_files(
-        args.model, args.input, args.output, args.direction, args.device, args.batch_size
+        args.model,
+        args.input,
+        args.output,
+        args.direction,
+        args.device,
+        tile=args.tile,
+        overlap=args.overlap,
+        context=args.context,
     )
     print("\n".join(report.lines()))
     return 0

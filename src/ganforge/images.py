@@ -1,4 +1,5 @@
-"""Turning samples into files: image grids, folders of PNGs, scatter plots of 2-D samples.
+"""Turning samples into files: image grids, folders of PNGs, scatter plots of 2-D samples,
+single images in the format their suffix names.
 
 Written here because torchvision (make_grid/save_image) cannot be used beside this torch build.
 """
@@ -11,6 +12,41 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+
+from ganforge.errors import GanforgeError
+
+# The formats ganforge reads (data/folder.py) and so writes: an output can always be read back.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+_JPEG_QUALITY = 95  # PIL's default of 75 visibly blurs fine detail
+
+
+def check_image_suffix(path: str | Path, flag: str = "-o") -> Path:
+    """``path`` when its suffix names an image format ganforge writes; a one-line error else."""
+    path = Path(path)
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        shown = f"'{path.suffix}'" if path.suffix else "no suffix"
+        raise GanforgeError(
+            f"{flag} {path.name} has {shown}, which names no image format",
+            str(path),
+            f"end it in one of {' '.join(IMAGE_SUFFIXES)}",
+        )
+    return path
+
+
+def save_image(pixels: np.ndarray, path: str | Path) -> Path:
+    """Write uint8 (H, W), (H, W, 1) or (H, W, 3) pixels; the format follows the suffix."""
+    path = check_image_suffix(path, "the output")
+    if pixels.ndim == 3 and pixels.shape[-1] == 1:
+        pixels = pixels[..., 0]
+    options = {"quality": _JPEG_QUALITY} if path.suffix.lower() in (".jpg", ".jpeg") else {}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.ascontiguousarray(pixels)).save(path, **options)
+    except OSError as e:
+        raise GanforgeError(
+            f"cannot write the image ({e.strerror or e})", str(path), "choose a writable place"
+        ) from None
+    return path
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:

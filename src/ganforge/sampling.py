@@ -1,11 +1,15 @@
-"""Using a trained generator: load it from a run or file, draw samples, write them out."""
+"""Using a trained generator: load it from a run or file, draw samples, write them out
+(`write_samples`: a grid image, a .npy array or a folder of PNGs)."""
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -195,10 +199,30 @@ def generate(
     return model.sample(len(indices), seed, indices, truncation)
 
 
+def check_truncation(threshold: float | None) -> float | None:
+    """The truncation threshold when it is usable (a finite number > 0, or None for none)."""
+    if threshold is None:
+        return None
+    if not math.isfinite(threshold) or threshold <= 0:
+        raise GanforgeError(
+            f"--truncation must be a finite number > 0, got {threshold}",
+            fix="use e.g. --truncation 0.7, or leave it out for no truncation",
+        )
+    return float(threshold)
+
+
+def check_count(n: int, flag: str = "-n") -> int:
+    """A sample count when it is a positive integer; a one-line error else."""
+    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+        raise GanforgeError(
+            f"{flag} must be a positive integer, got {n}", fix=f"use e.g. {flag} 64"
+        )
+    return n
+
+
 def truncate(z: torch.Tensor, threshold: float, generator: torch.Generator) -> torch.Tensor:
     """The truncation trick (Brock 2019): redraw latent entries with |z| > threshold."""
-    if threshold <= 0:
-        raise GanforgeError(f"--truncation must be positive, got {threshold}")
+    check_truncation(threshold)
     z = z.clone()
     for _ in range(100):
         outside = z.abs() > threshold
@@ -227,3 +251,140 @@ def load_generator(run_or_file: str | Path, device: str = "cpu") -> TrainedGener
         ) from None
     module.to(device).eval().requires_grad_(False)
     return TrainedGenerator(config, family, module, int(state.get("step", 0)), path)
+
+
+# ---- writing samples ---------------------------------------------------------------------------
+SAMPLE_FORMATS = ("grid", "npy", "png-dir")
+_PLOT_SUFFIXES = (".png", ".jpg", ".jpeg", ".pdf", ".svg")  # matplotlib, for 2-D samples
+_SAMPLE_FILE = re.compile(r"[0-9]{6}\.png")  # what save_png_dir writes
+
+
+def sample_format(output: str | Path, fmt: str | None = None) -> str:
+    """The format asked for, else the one ``output`` implies: .npy -> npy, another suffix ->
+    grid, no suffix -> png-dir."""
+    if fmt is not None:
+        if fmt not in SAMPLE_FORMATS:
+            raise GanforgeError(
+                f"unknown sample format {fmt!r}", fix=f"use one of {', '.join(SAMPLE_FORMATS)}"
+            )
+        return fmt
+    suffix = Path(output).suffix.lower()
+    return "npy" if suffix == ".npy" else "grid" if suffix else "png-dir"
+
+
+def check_sample_output(
+    output: str | Path, fmt: str | None = None, *, vectors: bool = False, overwrite: bool = False
+) -> tuple[Path, str]:
+    """(path, format) once ``output`` is known to fit the format and to be writable, before any
+    sampling; a one-line error else. ``vectors``: the samples are 2-D points, not images.
+
+    ``npy`` writes exactly ``output``, which must end in .npy; ``grid`` writes an image (a
+    scatter plot for points) named by its suffix; ``png-dir`` writes 000000.png, 000001.png ...
+    into a new or empty folder, or, with ``overwrite``, into a folder of earlier samples (which
+    are replaced; a folder holding any other file is refused, so nothing else is deleted).
+    """
+    from ganforge.images import IMAGE_SUFFIXES, check_image_suffix
+    from ganforge.io_checks import check_writable
+
+    out = Path(output).expanduser()
+    fmt = sample_format(out, fmt)
+    suffix = out.suffix.lower()
+    if fmt == "npy" and suffix != ".npy":
+        raise GanforgeError(
+            f"--format npy writes a NumPy array, but -o {out.name} does not end in .npy",
+            str(out),
+            f"use -o {out.with_suffix('.npy').name}, or --format grid for an image",
+        )
+    if fmt == "grid" and vectors and suffix not in _PLOT_SUFFIXES:
+        raise GanforgeError(
+            f"these samples are 2-D points, drawn as a scatter plot, but -o {out.name} names "
+            "no plot format",
+            str(out),
+            f"end it in one of {' '.join(_PLOT_SUFFIXES)}, or use .npy for the points",
+        )
+    if fmt == "grid" and not vectors:
+        check_image_suffix(out)
+    if fmt == "png-dir":
+        if vectors:
+            raise GanforgeError(
+                "--format png-dir needs image samples; these are 2-D points",
+                str(out),
+                "use --format npy, or -o plot.png for a scatter plot",
+            )
+        if suffix in (*IMAGE_SUFFIXES, ".npy"):
+            raise GanforgeError(
+                f"--format png-dir writes a folder of PNGs, but -o {out.name} names a file",
+                str(out),
+                f"use -o {out.with_suffix('').name} (a folder), or leave out --format",
+            )
+        check_writable(out, folder=True, what="sample folder")
+        _check_sample_folder(out, overwrite)
+    else:
+        check_writable(out, what="sample file")
+    return out, fmt
+
+
+def _check_sample_folder(folder: Path, overwrite: bool) -> None:
+    """A png-dir target must be new or empty, or hold only earlier samples with --overwrite."""
+    if not folder.is_dir():
+        return
+    entries = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+    if not entries:
+        return
+    if not overwrite:
+        raise GanforgeError(
+            f"the folder already holds {len(entries)} file(s) ({entries[0]}, ...): new samples "
+            "would mix with them",
+            str(folder),
+            "choose a new or empty folder, or pass --overwrite to replace earlier samples",
+        )
+    others = [
+        name for name in entries if not (_SAMPLE_FILE.fullmatch(name) and (folder / name).is_file())
+    ]
+    if others:
+        raise GanforgeError(
+            f"--overwrite replaces only earlier samples (NNNNNN.png), but the folder also holds "
+            f"{len(others)} other file(s) ({', '.join(others[:3])})",
+            str(folder),
+            "choose a new or empty folder",
+        )
+
+
+def write_samples(
+    samples: torch.Tensor,
+    output: str | Path,
+    fmt: str | None = None,
+    *,
+    nrow: int | None = None,
+    row_labels: list[str] | None = None,
+    overwrite: bool = False,
+) -> tuple[Path, str]:
+    """Write samples ((N, C, H, W) images in [-1, 1], or (N, 2) points) as a grid image or
+    scatter plot, a .npy array, or a folder of PNGs (see check_sample_output); returns
+    (path written, format)."""
+    from ganforge.images import save_grid, save_png_dir, save_scatter
+
+    if not bool(torch.isfinite(samples).all()):
+        raise GanforgeError(
+            "the generator produced NaN or infinite values (its weights are broken)",
+            fix="sample from an earlier checkpoint, or retrain",
+        )
+    vectors = samples.dim() == 2
+    out, fmt = check_sample_output(output, fmt, vectors=vectors, overwrite=overwrite)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if fmt == "npy":
+            with open(out, "wb") as f:  # np.save on a path would append .npy to other names
+                np.save(f, samples.numpy())
+        elif fmt == "png-dir":
+            written = {p.name for p in save_png_dir(samples, out)}
+            for old in out.iterdir():  # earlier samples beyond the new count (--overwrite)
+                if _SAMPLE_FILE.fullmatch(old.name) and old.name not in written:
+                    old.unlink()
+        elif vectors:
+            save_scatter(samples, out)
+        else:
+            save_grid(samples, out, nrow, row_labels)
+    except OSError as e:
+        raise GanforgeError(f"cannot write the samples ({e.strerror or e})", str(out)) from None
+    return out, fmt

@@ -6,7 +6,13 @@ import torch
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio
 
-from ganforge.apps.translate import load_translator, score_translations, translate
+from ganforge.apps.translate import (
+    load_translator,
+    score_translations,
+    translate,
+    translate_image,
+    translator_geometry,
+)
 from ganforge.cli import main
 from ganforge.data.paired import TranslationDataset
 from ganforge.errors import GanforgeError
@@ -173,19 +179,71 @@ def test_cli_translates_a_file_to_a_file_and_into_a_folder(runs, tmp_path, capsy
     assert code == 0 and (tmp_path / "dir" / "03.png").is_file()
 
 
-def test_cli_translates_a_folder_keeping_sub_paths(runs, tmp_path, capsys):
+def test_cli_translates_a_folder_keeping_sub_paths_sizes_and_formats(runs, tmp_path, capsys):
     inputs = tmp_path / "in"
-    write_domain(inputs / "sub", ["x"], seed=5, size=(32, 40))  # any size: read like training data
+    write_domain(inputs / "sub", ["x"], seed=5, size=(32, 40))  # any size: kept as it is
     write_domain(inputs, ["y"], seed=6)
+    Image.fromarray(picture(8, (20, 24))).save(inputs / "z.jpg")
     code, out, _ = run_cli(capsys, "translate", runs["cyclegan"], inputs, "-o", tmp_path / "out")
-    assert code == 0 and "translated 2 image(s)" in out
+    assert code == 0 and "translated 3 image(s)" in out
     assert sorted(
-        p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.png")
-    ) == [
-        "sub/x.png",
-        "y.png",
-    ]
-    assert Image.open(tmp_path / "out" / "sub" / "x.png").size == (16, 16)
+        p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.*")
+    ) == ["sub/x.png", "y.png", "z.jpg"]
+    with Image.open(tmp_path / "out" / "sub" / "x.png") as im:
+        assert im.size == (40, 32) and im.format == "PNG"
+        expected = translate_image(runs["cyclegan"], torch.from_numpy(picture(5, (32, 40)))[None])
+        assert np.array_equal(np.array(im), to_uint8(expected)[0, ..., 0])
+    with Image.open(tmp_path / "out" / "z.jpg") as im:
+        assert im.size == (24, 20) and im.format == "JPEG"
+
+
+def odd_picture(tmp_path, suffix: str) -> tuple[np.ndarray, object]:
+    """A 97 x 61 (W x H) grey picture with structure (a ramp plus noise), saved with `suffix`."""
+    ramp = np.linspace(0, 200, 97)[None, :] + np.linspace(0, 40, 61)[:, None]
+    pixels = np.clip(ramp + picture(11, (61, 97)) * 0.2, 0, 255).astype(np.uint8)
+    path = tmp_path / f"odd{suffix}"
+    Image.fromarray(pixels).save(path)
+    return pixels, path
+
+
+@pytest.mark.parametrize("kind", ["pix2pix", "cyclegan"])
+def test_cli_keeps_a_non_square_odd_size_and_the_jpeg_format(runs, tmp_path, capsys, kind):
+    _, source = odd_picture(tmp_path, ".jpg")
+    code, out, _ = run_cli(capsys, "translate", runs[kind], source, "-o", tmp_path / "res")
+    assert code == 0, out
+    with Image.open(tmp_path / "res" / "odd.jpg") as im:
+        assert (im.size, im.format) == ((97, 61), "JPEG")
+    with Image.open(source) as im:  # decoded as translate decodes it
+        decoded = torch.from_numpy(np.array(im))[None]
+    expected = to_uint8(translate_image(runs[kind], decoded))[0, ..., 0].astype(int)
+    with Image.open(tmp_path / "res" / "odd.jpg") as im:
+        written = np.array(im).astype(int)
+    assert np.abs(written - expected).mean() < 3  # JPEG at quality 95: close, not exact
+
+
+def test_png_output_of_an_odd_size_is_the_whole_image_translation(runs, tmp_path, capsys):
+    pixels, source = odd_picture(tmp_path, ".png")
+    code, _, _ = run_cli(capsys, "translate", runs["pix2pix"], source, "-o", tmp_path / "o.png")
+    assert code == 0
+    model = load_translator(runs["pix2pix"])
+    whole = model.module(torch.from_numpy(pixels)[None, None].float() / 127.5 - 1)
+    assert whole.shape[-2:] == (61, 97)  # the U-Net pads and crops back: any size works
+    assert np.array_equal(np.array(Image.open(tmp_path / "o.png")), to_uint8(whole)[0, ..., 0])
+
+
+def test_tiles_with_enough_context_give_the_whole_image_result(runs):
+    pixels = torch.from_numpy(picture(12, (61, 97)))[None]
+    model = load_translator(runs["pix2pix"])  # batch norm (eval): pointwise, so tiles are exact
+    stride, radius = translator_geometry(model.module)
+    assert stride == 16 and radius >= 45  # depth 4; gradient probes reach 45 pixels
+    whole = translate_image(model, pixels, tile=0)
+    tiled = translate_image(model, pixels, tile=24, overlap=4)  # context: the radius
+    assert tiled.shape == whole.shape == (1, 1, 61, 97)
+    assert torch.allclose(tiled, whole, atol=1e-5)
+    rough = translate_image(model, pixels, tile=24, overlap=4, context=0)
+    assert not torch.allclose(rough, whole, atol=1e-3)  # the test can fail: context matters
+    cyc = load_translator(runs["cyclegan"])
+    assert translate_image(cyc, pixels, "BtoA", tile=32, overlap=8).shape == (1, 1, 61, 97)
 
 
 def test_cli_translate_errors_are_one_line(runs, tmp_path, capsys):

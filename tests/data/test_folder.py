@@ -343,3 +343,36 @@ def test_bad_resolution(tmp_path, resolution):
 def test_bad_channels(tmp_path):
     save(solid("L", (8, 8), 0), tmp_path / "a.png")
     assert "channels must be 1, 3 or None" in error_of(tmp_path, 8, 2)
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        (b"", "empty file (0 bytes)"),
+        (b"plain words, no pixels\n", "not an image: text"),
+        (b"<!DOCTYPE html><html></html>", "not an image: an HTML page"),
+        (b"PK\x03\x04" + bytes(30), "not an image: a zip archive"),
+        (b"\x1f\x8b\x08" + bytes(30), "not an image: a gzip archive"),
+        (bytes([0xFE, 0x01]) * 100, "not an image: its content is no image format PIL reads"),
+        (b"\x80\x04\x95" + bytes(30), "not an image: a Python pickle"),
+    ],
+    ids=["empty", "text", "html", "zip", "gzip", "binary", "pickle"],
+)
+def test_skip_reasons_say_what_the_file_is(tmp_path, content, reason):
+    save(solid("L", (8, 8), 0), tmp_path / "good.png")
+    (tmp_path / "bad.png").write_bytes(content)
+    ds, warnings = load(tmp_path)
+    assert ds.meta["skipped"] == ["bad.png"]
+    assert f"bad.png ({reason}" in warnings[0] and "replace or remove them" in warnings[0]
+
+
+def test_a_cut_png_is_called_truncated_and_a_complete_one_is_read(tmp_path):
+    pixels = np.random.default_rng(0).integers(0, 256, (32, 32), np.uint8)
+    save(Image.fromarray(pixels), tmp_path / "whole.png")
+    data = (tmp_path / "whole.png").read_bytes()
+    (tmp_path / "half.png").write_bytes(data[: len(data) // 2])
+    ds, warnings = load(tmp_path, resolution=32)
+    assert ds.meta["paths"] == ["whole.png"] and torch.equal(
+        ds.data[0, 0], torch.from_numpy(pixels)
+    )
+    assert f"half.png (truncated: the image data stops early ({len(data) // 2} bytes" in warnings[0]

@@ -674,29 +674,47 @@ def score_command(
     device: str = "cpu",
 ) -> list[str]:
     """`ganforge anomaly score`: score a folder / CSV with a fitted run; write scores.csv."""
+    from ganforge.io_checks import check_writable
+
+    # Outputs are checked before any work, so scoring is never lost to an unwritable path.
+    out = check_writable(out, what="scores file", fix="choose a writable -o path")
+    if maps is not None:
+        maps = check_writable(
+            maps, folder=True, what="heat-map folder", fix="choose a writable --maps folder"
+        )
     detector = AnomalyDetector.load(run, device)
     threshold = detector.threshold(fpr)  # an impossible --fpr fails before any work
+    if maps is not None and detector.kind_ != "image":
+        raise GanforgeError("--maps draws heat maps of images; this detector scores tables")
     if detector.kind_ == "image":
         c, res = detector.config_.model.sample_shape[0], detector.config_.model.sample_shape[-1]
         inputs = load_inputs(data, res, c)
     else:
         inputs = load_inputs(data)
-    if maps is not None and detector.kind_ != "image":
-        raise GanforgeError("--maps draws heat maps of images; this detector scores tables")
     if maps is not None:
         scores, images, residuals = detector.score_and_maps(inputs)
-        write_maps(maps, inputs.names, images, residuals, detector.map_scale_)
     else:
         scores = detector.score(inputs)
     flags = scores > threshold
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     key = "path" if detector.kind_ == "image" else "row"
-    with open(out, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow([key, "score", "anomaly"])
-        for name, score, flag in zip(inputs.names, scores, flags, strict=True):
-            writer.writerow([name, f"{score:.8g}", int(flag)])
+    try:  # the scores first: the heat maps are the secondary output
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(out, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow([key, "score", "anomaly"])
+            for name, score, flag in zip(inputs.names, scores, flags, strict=True):
+                writer.writerow([name, f"{score:.8g}", int(flag)])
+    except OSError as e:
+        raise GanforgeError(f"cannot write the scores ({e.strerror or e})", str(out)) from None
+    if maps is not None:
+        try:
+            write_maps(maps, inputs.names, images, residuals, detector.map_scale_)
+        except OSError as e:
+            raise GanforgeError(
+                f"cannot write the heat maps ({e.strerror or e}); the scores were written to {out}",
+                str(maps),
+                "choose a writable --maps folder",
+            ) from None
     rate = detector.fpr if fpr is None else fpr
     lines = [
         f"ganforge: scored {len(scores)} inputs with {detector.method}; threshold "

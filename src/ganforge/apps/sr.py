@@ -1,13 +1,13 @@
 """Using a super-resolution run: upscale images (tiled, memory bounded) and measure the model
 against bicubic by the standard protocol (PSNR/SSIM on Y, border cropped by the scale).
 
-Tiling: the LR image is cut into tiles of ``tile`` x ``tile`` LR pixels that overlap by
-``overlap``; each tile is run with ``context`` extra LR pixels on every side (cut off again
-afterwards), and overlapping outputs are blended with linear ramps. The default context is the
-generator's receptive radius, so every output pixel sees exactly what it would see in one
-whole-image pass: the tiled result equals the whole-image result (up to float rounding), while
-memory stays bounded by the tile size. A smaller context trades exactness for speed; the
-blending then hides the seams.
+Tiling (``ganforge.tiling``, shared with ``translate``): the LR image is cut into tiles of
+``tile`` x ``tile`` LR pixels that overlap by ``overlap``; each tile is run with ``context`` extra
+LR pixels on every side (cut off again afterwards), and overlapping outputs are blended with
+linear ramps. The default context is the generator's receptive radius, so every output pixel
+sees exactly what it would see in one whole-image pass: the tiled result equals the whole-image
+result (up to float rounding), while memory stays bounded by the tile size. A smaller context
+trades exactness for speed; the blending then hides the seams.
 
 Image modes: 16-bit images are scaled to 8 bits, palette images expanded, transparency
 composited on white (the output has no alpha). A grey image given to an RGB model is upscaled
@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from ganforge.data.folder import _rel, _scan
+from ganforge.data.folder import _rel, _scan, unreadable_image_error
 from ganforge.data.sr import (
     bicubic_resize,
     decode_image,
@@ -35,8 +35,13 @@ from ganforge.data.sr import (
     to_channels,
 )
 from ganforge.errors import GanforgeError
+from ganforge.images import check_image_suffix, save_image
+from ganforge.io_checks import check_writable
 from ganforge.metrics.image_quality import psnr, ssim
 from ganforge.sampling import TrainedGenerator, load_generator
+from ganforge.tiling import blend_ramp as _ramp  # noqa: F401 - kept for callers of the old name
+from ganforge.tiling import run_tiled
+from ganforge.tiling import tile_starts as _starts  # noqa: F401 - kept for callers of the old name
 
 _SSIM_WINDOW = 11
 
@@ -71,30 +76,6 @@ def default_tile(scale: int) -> int:
     return max(32, 512 // scale)
 
 
-def _starts(length: int, tile: int, overlap: int) -> list[int]:
-    """Tile starts along one axis: stride tile - overlap, the last tile flush with the end."""
-    if length <= tile:
-        return [0]
-    stride = max(1, tile - overlap)
-    starts = list(range(0, length - tile + 1, stride))
-    if starts[-1] + tile < length:
-        starts.append(length - tile)
-    return starts
-
-
-def _ramp(length: int, ramp: int, rise: bool, fall: bool) -> torch.Tensor:
-    """1-D blending weight: linear ramps of ``ramp`` pixels on the inner sides, 1 elsewhere."""
-    w = torch.ones(length)
-    n = min(ramp, length)
-    if n > 0:
-        up = (torch.arange(n) + 0.5) / n  # never 0: every pixel keeps some weight
-        if rise:
-            w[:n] = torch.minimum(w[:n], up)
-        if fall:
-            w[length - n :] = torch.minimum(w[length - n :], up.flip(0))
-    return w
-
-
 @torch.no_grad()
 def upscale_tensor(
     generator: torch.nn.Module,
@@ -109,35 +90,10 @@ def upscale_tensor(
     ``tile``: LR tile side (None: ~512 output pixels; 0: the whole image at once);
     ``context``: extra LR pixels each tile sees (None: the generator's receptive radius, exact).
     """
-    h, w = lr.shape[-2:]
     tile = default_tile(scale) if tile is None else int(tile)
     if context is None:
         context = int(getattr(generator, "receptive_radius", 16))
-    if tile < 0 or overlap < 0 or context < 0:
-        raise GanforgeError("--tile, --overlap and --context must be >= 0")
-    if tile == 0 or (h <= tile and w <= tile):
-        return generator(lr).clamp_(-1, 1)
-    if overlap >= tile:
-        raise GanforgeError(f"--overlap {overlap} must be smaller than --tile {tile}")
-    s = scale
-    out = torch.zeros(lr.shape[1], h * s, w * s, device=lr.device)
-    weight = torch.zeros(1, h * s, w * s, device=lr.device)
-    ys, xs = _starts(h, tile, overlap), _starts(w, tile, overlap)
-    for y0 in ys:
-        for x0 in xs:
-            th, tw = min(tile, h - y0), min(tile, w - x0)
-            top, left = max(0, y0 - context), max(0, x0 - context)
-            bottom, right = min(h, y0 + th + context), min(w, x0 + tw + context)
-            piece = generator(lr[..., top:bottom, left:right])[0]
-            oy, ox = (y0 - top) * s, (x0 - left) * s
-            piece = piece[:, oy : oy + th * s, ox : ox + tw * s]
-            wy = _ramp(th * s, overlap * s, y0 > 0, y0 + th < h).to(lr.device)
-            wx = _ramp(tw * s, overlap * s, x0 > 0, x0 + tw < w).to(lr.device)
-            tile_weight = wy[:, None] * wx[None, :]
-            region = (slice(None), slice(y0 * s, (y0 + th) * s), slice(x0 * s, (x0 + tw) * s))
-            out[region] += piece * tile_weight
-            weight[region] += tile_weight
-    return out.div_(weight).clamp_(-1, 1)[None]
+    return run_tiled(generator, lr, tile=tile, overlap=overlap, context=context, scale=scale)
 
 
 # ---- images in and out -----------------------------------------------------------------------
@@ -242,9 +198,11 @@ def upscale_path(
     if not source.exists():
         raise GanforgeError("no such image file or folder", str(source))
     if source.is_file():
-        pairs = [(source, output)]
-        if output.is_dir():
-            pairs = [(source, output / source.name)]
+        target = output / source.name if output.is_dir() else output
+        target = target if target.suffix else target.with_suffix(".png")
+        check_image_suffix(target)
+        check_writable(target, what="output image", fix="choose a writable -o")
+        pairs = [(source, target)]
     else:
         if output.exists() and not output.is_dir():
             raise GanforgeError(
@@ -258,13 +216,14 @@ def upscale_path(
                 str(output),
                 "pass another -o folder",
             )
+        check_writable(output, folder=True, what="output folder", fix="choose a writable -o")
         files, _ = _scan(source)
         pairs = [(f, output / _rel(f, source)) for f in files]
     for file, target in pairs:
         decoded = decode_image(file)
         if isinstance(decoded, str):
             if source.is_file():
-                raise GanforgeError(f"cannot read the image ({decoded})", str(file))
+                raise unreadable_image_error(file, decoded)
             report.skipped.append(f"{_rel(file, source)} ({decoded})")
             continue
         pixels, _ = decoded
@@ -275,24 +234,20 @@ def upscale_path(
         more = f" and {len(report.skipped) - 3} more" if len(report.skipped) > 3 else ""
         warn(
             f"ganforge: warning: skipped {len(report.skipped)} unreadable image file(s) in "
-            f"{source}: {', '.join(report.skipped[:3])}{more}"
+            f"{source}: {', '.join(report.skipped[:3])}{more}; replace or remove them"
         )
     if not report.written:
-        raise GanforgeError("none of the image files could be read", str(source))
+        raise GanforgeError(
+            f"none of the {len(pairs)} image files could be read",
+            str(source),
+            f"replace or remove the broken files (first: {'; '.join(report.skipped[:3])})",
+        )
     return report
 
 
 def _save(pixels: np.ndarray, path: Path) -> None:
     """Write uint8 (H, W[, C]) pixels; the format follows the suffix (PNG when there is none)."""
-    if pixels.ndim == 3 and pixels.shape[-1] == 1:
-        pixels = pixels[..., 0]
-    if not path.suffix:
-        path = path.with_suffix(".png")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(pixels).save(path)
-    except (OSError, ValueError, KeyError) as e:
-        raise GanforgeError(f"cannot write the image ({e})", str(path)) from None
+    save_image(pixels, path if path.suffix else path.with_suffix(".png"))
 
 
 # ---- measuring against bicubic ---------------------------------------------------------------

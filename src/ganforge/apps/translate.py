@@ -1,14 +1,20 @@
 """`ganforge translate`: run a trained pix2pix or CycleGAN generator on images, files or folders,
 and score translations against ground truth (L1, PSNR, class preservation, FID, sharpness).
 
-Files are read like training data (``folder:`` rules): the shorter side scaled to the run's
-resolution, the centre square kept, converted to the run's channel count; outputs are PNGs of
-that size. The Python API takes tensors and translates them at whatever size they have (the
-translators are fully convolutional).
+Files are translated at their own size (the translators are fully convolutional): each is read
+at full size (``folder:`` decoding rules: 16-bit scaled, palette expanded, transparency on
+white), converted to the run's channel count, reflect-padded to a multiple of the network's
+stride, run tile by tile with overlap (``ganforge.tiling``, as ``upscale``), cropped back, and
+written in the format of its name: a JPEG stays a JPEG (an output file's own suffix wins). With
+the default context (the network's receptive radius) tiles give the whole-image result; instance
+normalisation (CycleGAN's default) is the exception: it normalises each tile on its own, which
+the overlap blending hides. A model sees images at the scale it was trained on best: resize
+inputs first when they are much larger or smaller than the training images.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,11 +22,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ganforge.data.folder import _rel, _scan, unreadable_image_error
+from ganforge.data.sr import decode_image, to_channels
 from ganforge.errors import GanforgeError
 from ganforge.families.pix2pix import TranslationFamily
+from ganforge.images import IMAGE_SUFFIXES, check_image_suffix, save_image, to_uint8
+from ganforge.io_checks import check_writable
+from ganforge.nets.layers import crop_box, pad_to_multiple
 from ganforge.sampling import TrainedGenerator, load_generator
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+from ganforge.tiling import run_tiled
 
 
 def load_translator(run: str | Path, device: str = "cpu") -> TrainedGenerator:
@@ -89,41 +99,113 @@ def translate(
 
 # ---- files -------------------------------------------------------------------------------
 
+DEFAULT_TILE = 512  # pixels: images up to 512x512 run whole; larger ones in bounded memory
+
+
+def translator_geometry(module: torch.nn.Module) -> tuple[int, int | None]:
+    """(stride, receptive radius) of a translator: tiled windows snap to multiples of the
+    stride, and a context of the radius makes tiles give the whole-image result (None: unknown,
+    so images run whole by default). Radii measured by gradient probes: U-Net 3 * 2^depth - 3,
+    ResNet 12 + 8 per residual block (kept with a margin)."""
+    from ganforge.nets.resnet_translator import ResidualBlock, ResNetTranslator
+    from ganforge.nets.unet import UNetGenerator
+
+    net = getattr(module, "a_to_b", module)  # CycleGAN: both directions share one shape
+    if isinstance(net, UNetGenerator):
+        return 2**net.depth, 3 * 2**net.depth
+    if isinstance(net, ResNetTranslator):
+        blocks = sum(isinstance(m, ResidualBlock) for m in net.modules())
+        return 4, 16 + 8 * blocks
+    return int(getattr(net, "stride", 1)), getattr(net, "receptive_radius", None)
+
+
+@torch.no_grad()
+def translate_image(
+    run: str | Path | TrainedGenerator,
+    image: torch.Tensor | np.ndarray,
+    direction: str = "AtoB",
+    device: str = "cpu",
+    *,
+    tile: int | None = None,
+    overlap: int = 16,
+    context: int | None = None,
+) -> torch.Tensor:
+    """One image of any size, (C, H, W) or (1, C, H, W), uint8 or in [-1, 1] -> its translation
+    (1, C, H, W) in [-1, 1] on the CPU, run tile by tile (see the module docstring).
+
+    ``tile``: tile side in pixels (None: DEFAULT_TILE; 0: the whole image at once); ``overlap``:
+    pixels neighbouring tiles share and blend; ``context``: extra pixels each tile sees (None:
+    the receptive radius, exact).
+    """
+    model = _model(run, device)
+    model.family.check_direction(direction)
+    x = _as_input(image, model.config.model.sample_shape[0])
+    if len(x) != 1:
+        raise GanforgeError(f"translate_image takes one image, got {len(x)}", fix="use translate")
+    stride, radius = translator_geometry(model.module)
+    tile = DEFAULT_TILE if tile is None else int(tile)
+    if context is None:
+        context = radius if radius is not None else 0
+        tile = tile if radius is not None else 0
+    target = next(model.module.parameters()).device
+    padded, box = pad_to_multiple(x.to(target), stride)
+    out = run_tiled(
+        lambda piece: model.family.translate(model.module, piece, direction),
+        padded,
+        tile=tile,
+        overlap=overlap,
+        context=context,
+        align=stride,
+    )
+    return crop_box(out, box).float().cpu()
+
 
 @dataclass
 class TranslateReport:
-    """What translate_files did: the files written and where."""
+    """What translate_files did: the files written, the ones it could not read, and where."""
 
     run: str
     direction: str
     step: int
     written: list[Path] = field(default_factory=list)
     output: Path | None = None
+    skipped: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         """Printable summary."""
+        skipped = f" ({len(self.skipped)} unreadable skipped)" if self.skipped else ""
         return [
             f"ganforge: translated {len(self.written)} image(s) {self.direction} with "
-            f"{self.run} (step {self.step}) -> {self.output}"
+            f"{self.run} (step {self.step}) -> {self.output}{skipped}"
         ]
 
 
-def _read_file(path: Path, resolution: int, channels: int) -> torch.Tensor:
-    """One image file as uint8 (C, H, W) at the run's resolution (folder: rules)."""
-    from ganforge.data.folder import _decode, _to_channels
-
-    decoded = _decode(path, resolution)
-    if isinstance(decoded, str):
-        raise GanforgeError(f"cannot read the image ({decoded})", str(path))
-    pixels = _to_channels(decoded[0], channels)
-    return pixels.expand(channels, -1, -1) if pixels.dim() == 2 else pixels
-
-
-def _write_png(image: torch.Tensor, path: Path) -> None:
-    from ganforge.images import array_to_image, to_uint8
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    array_to_image(to_uint8(image[None])[0]).save(path)
+def _plan(source: Path, out: Path) -> list[tuple[Path, Path]]:
+    """(input, output) pairs, checked before any work: outputs keep their input's name and
+    format; a file given an image-named -o goes there."""
+    if not source.exists():
+        raise GanforgeError("input not found", str(source), "pass an image file or a folder")
+    if source.is_file():
+        named = out.suffix.lower() in IMAGE_SUFFIXES and not out.is_dir()
+        target = out if named else out / source.name
+        check_image_suffix(target)
+        check_writable(target, what="output image", fix="choose a writable -o")
+        return [(source, target)]
+    if out.exists() and not out.is_dir():
+        raise GanforgeError(
+            "a folder of inputs needs an output folder, but the output is a file",
+            str(out),
+            "pass -o a folder path",
+        )
+    if out.resolve() == source.resolve():
+        raise GanforgeError(
+            "the output folder is the input folder (the originals would be overwritten)",
+            str(out),
+            "pass another -o folder",
+        )
+    check_writable(out, folder=True, what="output folder", fix="choose a writable -o")
+    files, _ = _scan(source)
+    return [(f, out / _rel(f, source)) for f in files]
 
 
 def translate_files(
@@ -132,43 +214,47 @@ def translate_files(
     output: str | Path,
     direction: str = "AtoB",
     device: str = "cpu",
-    batch_size: int = 64,
+    *,
+    tile: int | None = None,
+    overlap: int = 16,
+    context: int | None = None,
+    warn: Callable[[str], None] = print,
 ) -> TranslateReport:
     """Translate an image file (output: a file, or a folder to put it in) or a whole folder
-    (output: a folder; sub-paths kept, every output a .png)."""
+    (output: a folder; sub-paths, names and formats kept). Unreadable files in a folder are
+    skipped with one warning; an unreadable single file is an error."""
+    source, out = Path(input).expanduser(), Path(output).expanduser()
+    pairs = _plan(source, out)
     model = load_translator(run, device)
     model.family.check_direction(direction)
-    source, out = Path(input).expanduser(), Path(output).expanduser()
-    channels, resolution = model.config.model.sample_shape[0], model.config.model.sample_shape[1]
-    if not source.exists():
-        raise GanforgeError("input not found", str(source), "pass an image file or a folder")
+    channels = model.config.model.sample_shape[0]
     report = TranslateReport(str(model.source), direction, model.step)
-    try:
-        if source.is_file():
-            if out.suffix.lower() not in IMAGE_SUFFIXES:
-                out = out / f"{source.stem}.png"
-            x = _read_file(source, resolution, channels)
-            _write_png(translate(model, x, direction, device)[0], out)
-            report.written, report.output = [out], out
-            return report
-        from ganforge.data.folder import load_image_folder
-
-        if out.exists() and not out.is_dir():
-            raise GanforgeError(
-                "a folder of inputs needs an output folder, but the output is a file",
-                str(out),
-                "pass -o a folder path",
-            )
-        images = load_image_folder(source, resolution, channels)
-        results = translate(model, images.data, direction, device, batch_size)
-        for rel, image in zip(images.meta["paths"], results, strict=True):
-            target = out / Path(rel).with_suffix(".png")
-            _write_png(image, target)
-            report.written.append(target)
-        report.output = out
-        return report
-    except OSError as e:
-        raise GanforgeError(f"cannot write output ({e.strerror})", str(out)) from None
+    report.output = pairs[0][1] if source.is_file() else out
+    for file, target in pairs:
+        decoded = decode_image(file)
+        if isinstance(decoded, str):
+            if source.is_file():
+                raise unreadable_image_error(file, decoded)
+            report.skipped.append(f"{_rel(file, source)} ({decoded})")
+            continue
+        pixels = torch.from_numpy(np.array(to_channels(decoded[0], channels))).permute(2, 0, 1)
+        image = translate_image(
+            model, pixels, direction, device, tile=tile, overlap=overlap, context=context
+        )
+        report.written.append(save_image(to_uint8(image)[0], target))
+    if report.skipped:
+        more = f" and {len(report.skipped) - 3} more" if len(report.skipped) > 3 else ""
+        warn(
+            f"ganforge: warning: skipped {len(report.skipped)} unreadable image file(s) in "
+            f"{source}: {', '.join(report.skipped[:3])}{more}; replace or remove them"
+        )
+    if not report.written:
+        raise GanforgeError(
+            f"none of the {len(pairs)} image files could be read",
+            str(source),
+            f"replace or remove the broken files (first: {'; '.join(report.skipped[:3])})",
+        )
+    return report
 
 
 # ---- scores against ground truth ---------------------------------------------------------

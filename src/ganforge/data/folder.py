@@ -23,7 +23,9 @@ Rules (the same for every caller, so a dataset is reproducible from its folder a
   least one readable image. Otherwise the dataset is unlabelled: a single subfolder carries no
   class information, and images directly in ``path`` beside subfolders make the layout
   ambiguous, so all images are simply pooled.
-- Unreadable files (truncated, not an image) are skipped with one warning that counts them.
+- Unreadable files (empty, truncated, not an image: a text, HTML or archive file with an image
+  extension) are skipped with one warning that counts them and names the first few with the
+  reason; a folder where no file can be read is an error naming the folder and those files.
 """
 
 from __future__ import annotations
@@ -40,8 +42,9 @@ from PIL import Image, UnidentifiedImageError
 
 from ganforge.data.dataset import InMemoryDataset
 from ganforge.errors import GanforgeError
+from ganforge.images import IMAGE_SUFFIXES
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+IMAGE_EXTENSIONS = IMAGE_SUFFIXES
 _GREY_MODES = {"1", "L", "LA", "La", "I", "F"}
 _DECODE_ERRORS = (
     OSError,
@@ -94,7 +97,7 @@ def load_image_folder(
         more = f" and {len(bad) - _NAMES_IN_WARNING} more" if len(bad) > _NAMES_IN_WARNING else ""
         warn(
             f"ganforge: warning: skipped {len(bad)} unreadable image file(s)"
-            f" in {root}: {names}{more}"
+            f" in {root}: {names}{more}; replace or remove them to use them"
         )
 
     labels = class_names = None
@@ -204,7 +207,7 @@ def _decode(file: Path, resolution: int) -> tuple[np.ndarray, bool] | str:
             im.load()
             return _resize_square(_normalise(im), resolution)
     except _DECODE_ERRORS as e:
-        return _reason(e)
+        return unreadable_reason(file, e)
 
 
 def _normalise(im: Image.Image) -> tuple[Image.Image, bool]:
@@ -273,12 +276,63 @@ def _to_channels(pixels: np.ndarray, channels: int) -> torch.Tensor:
     return torch.from_numpy(pixels).permute(2, 0, 1)
 
 
-def _reason(e: BaseException) -> str:
-    """A short reason for the warning: the error text (without the path), else its type."""
+def unreadable_reason(file: str | os.PathLike, e: BaseException) -> str:
+    """Why an image file cannot be decoded, in a few words a user can act on."""
+    try:
+        size = os.path.getsize(file)
+    except OSError:
+        size = None
+    if isinstance(e, FileNotFoundError):
+        return "missing (a broken link?)"
+    if isinstance(e, PermissionError):
+        return "permission denied"
+    if size == 0:
+        return "empty file (0 bytes)"
     if isinstance(e, UnidentifiedImageError):
-        return "not an image file PIL can read"
+        return f"not an image: {_content_kind(file)}"
     text = str(e).splitlines()[0] if str(e) else type(e).__name__
+    if isinstance(e, EOFError) or "truncated" in text.lower() or "broken data" in text.lower():
+        return f"truncated: the image data stops early ({size} bytes; an incomplete copy?)"
+    if isinstance(e, Image.DecompressionBombError):
+        return "too many pixels (a decompression bomb?)"
     return text[:80]
+
+
+def _content_kind(file: str | os.PathLike) -> str:
+    """A guess at what a file that PIL cannot identify holds, from its first bytes."""
+    try:
+        with open(file, "rb") as f:
+            head = f.read(512)
+    except OSError:
+        return "its content is no image format PIL reads"
+    kinds = {
+        b"\x1f\x8b": "a gzip archive",
+        b"PK\x03\x04": "a zip archive",
+        b"%PDF": "a PDF document",
+        b"\x80": "a Python pickle",
+    }
+    for magic, kind in kinds.items():
+        if head.startswith(magic):
+            return kind
+    stripped = head.lstrip().lower()
+    if stripped.startswith((b"<!doctype html", b"<html")):
+        return "an HTML page (a failed download?)"
+    if stripped.startswith((b"<?xml", b"<svg")):
+        return "XML/SVG text (vector images are not read)"
+    try:
+        head.decode("utf-8")
+        return "text"
+    except UnicodeDecodeError:
+        return "its content is no image format PIL reads"
+
+
+def unreadable_image_error(file: str | os.PathLike, reason: str) -> GanforgeError:
+    """The one-line error for an image file that cannot be read (for one-file inputs)."""
+    return GanforgeError(
+        f"cannot read the image ({reason})",
+        str(file),
+        "replace it with a readable image file (PNG, JPEG, ...) or check the path",
+    )
 
 
 def _rel(file: Path, root: Path) -> str:

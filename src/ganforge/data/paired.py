@@ -233,7 +233,17 @@ def load_paired_folders(
     b_at = {_stem(p): i for i, p in enumerate(b.meta["paths"])}
     keys = [k for k in sorted(a_at) if k in b_at]
     if not keys:
-        raise GanforgeError("no pair is readable on both sides", f"{a_root} vs {b_root}")
+        raise GanforgeError(
+            "no pair is readable on both sides",
+            f"{a_root} vs {b_root}",
+            "replace or remove the unreadable files the warnings name",
+        )
+    dropped = sorted((set(a_at) | set(b_at)) - set(keys))
+    if dropped:
+        warn(
+            f"ganforge: warning: left out {len(dropped)} pair(s) whose partner is unreadable "
+            f"({_first(dropped)}), {a_root} vs {b_root}"
+        )
     a_data = a.data[torch.tensor([a_at[k] for k in keys])]
     b_data = b.data[torch.tensor([b_at[k] for k in keys])]
     a_data, b_data = match_channels(a_data, b_data, channels)
@@ -258,7 +268,14 @@ def load_side_by_side(
     folder: str | Path, resolution: int, channels: int = 0, warn: Callable = print
 ) -> TranslationDataset:
     """Pairs from single images holding A on the left half and B on the right half."""
-    from ganforge.data.folder import _DECODE_ERRORS, _normalise, _rel, _resize_square, _scan
+    from ganforge.data.folder import (
+        _DECODE_ERRORS,
+        _normalise,
+        _rel,
+        _resize_square,
+        _scan,
+        unreadable_reason,
+    )
 
     root = Path(folder).expanduser()
     files, _ = _scan(root)
@@ -271,7 +288,7 @@ def load_side_by_side(
                 im.load()
                 im, grey = _normalise(im)
         except _DECODE_ERRORS as e:
-            bad.append(f"{_rel(file, root)} ({type(e).__name__})")
+            bad.append(f"{_rel(file, root)} ({unreadable_reason(file, e)})")
             continue
         w, h = im.size
         if w % 2:
@@ -293,10 +310,14 @@ def load_side_by_side(
     if bad:
         warn(
             f"ganforge: warning: skipped {len(bad)} unreadable image file(s) in {root}: "
-            f"{_first(bad)}"
+            f"{_first(bad)}; replace or remove them to use them"
         )
     if not halves:
-        raise GanforgeError("none of the image files could be read", str(root))
+        raise GanforgeError(
+            f"none of the {len(files)} image files could be read",
+            str(root),
+            f"replace or remove the broken files (first: {_first(bad)})",
+        )
     grey = all(g for _, _, g in halves)
     want = channels if channels in (1, 3) else (1 if grey else 3)
     a_data = torch.stack([_as_chw(a, want) for a, _, _ in halves])

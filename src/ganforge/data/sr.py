@@ -34,9 +34,10 @@ from ganforge.data.folder import (
     _DECODE_ERRORS,
     IMAGE_EXTENSIONS,
     _normalise,
-    _reason,
     _rel,
     _scan,
+    unreadable_image_error,
+    unreadable_reason,
 )
 from ganforge.errors import GanforgeError
 
@@ -63,7 +64,7 @@ def decode_image(path: str | os.PathLike) -> tuple[np.ndarray, bool] | str:
             im.load()
             image, grey = _normalise(im)
     except _DECODE_ERRORS as e:
-        return _reason(e)
+        return unreadable_reason(path, e)
     pixels = np.asarray(image)
     if image.mode == "F":  # 16-bit and float data, already on the 0..255 scale
         pixels = np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
@@ -86,10 +87,10 @@ def read_image(path: str | os.PathLike, channels: int = 3) -> np.ndarray:
     """One image file as uint8 (H, W, channels); a clear one-line error when unreadable."""
     path = Path(path)
     if not path.is_file():
-        raise GanforgeError("image file not found", str(path))
+        raise GanforgeError("image file not found", str(path), "check the path")
     result = decode_image(path)
     if isinstance(result, str):
-        raise GanforgeError(f"cannot read the image ({result})", str(path), "pass a PNG or JPEG")
+        raise unreadable_image_error(path, result)
     return to_channels(result[0], channels)
 
 
@@ -139,7 +140,7 @@ def load_sr_images(
         more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
         warn(
             f"ganforge: warning: skipped {len(bad)} unreadable image file(s) in {root}: "
-            f"{', '.join(bad[:3])}{more}"
+            f"{', '.join(bad[:3])}{more}; replace or remove them to use them"
         )
     return images, bad
 
