@@ -152,7 +152,7 @@ def test_nothing_found_says_where_it_looked_and_how_to_get_it(tmp_path, monkeypa
         load_mnist_arrays()
     message = str(e.value)
     assert "\n" not in message and "MNIST not found" in message and str(cache) in message
-    assert "ganforge data get mnist" in message and "mnist:PATH" in message
+    assert "ganforge data get mnist" in message and "set GANFORGE_DATA" in message
 
 
 def test_an_explicit_folder_is_used_as_given(tmp_path, monkeypatch):

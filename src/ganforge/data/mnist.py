@@ -69,15 +69,16 @@ def not_found_error() -> GanforgeError:
     """The one-line error when no MNIST is found anywhere: where it looked and how to get it."""
     env = os.environ.get("GANFORGE_DATA")
     if env:
-        looked, home = f"looked in $GANFORGE_DATA={env} and its mnist/ subfolder", env
-    else:
+        looked = f"looked in $GANFORGE_DATA={env} and its mnist/ subfolder"
+        place = env
+    else:  # no flag named: train, eval and anomaly all reach MNIST through this search
         looked = f"looked in {cache_dir()} and shared/datasets/mnist beside the checkout"
-        home = str(cache_dir())
+        place = f"{cache_dir()} (or set GANFORGE_DATA to their folder)"
     return GanforgeError(
         "MNIST not found",
         looked,
         "download it with `ganforge data get mnist`, or put the four files "
-        f"({', '.join(FILE_NAMES)}) in {home} or give their folder as mnist:PATH",
+        f"({', '.join(FILE_NAMES)}) in {place}",
     )
 
 
