@@ -117,9 +117,9 @@ def test_truncated_checkpoint(trained, tmp_path, capsys):
     bad = tmp_path / "half.pt"
     bad.write_bytes(data[: len(data) // 2])
     code, _, err = run_cli(capsys, "sample", bad, "-o", tmp_path / "x.png")
-    assert_one_line_error(code, err, "truncated or not a torch file")
+    assert_one_line_error(code, err, "truncated or damaged torch file")
     code, _, err = run_cli(capsys, "train", "--resume", bad, "--steps", 9)
-    assert_one_line_error(code, err, "truncated or not a torch file")
+    assert_one_line_error(code, err, "truncated or damaged torch file")
 
 
 def test_foreign_checkpoint(tmp_path, capsys):

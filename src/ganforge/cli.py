@@ -243,8 +243,9 @@ def _add_augment(sub) -> None:
     p.add_argument(
         "--classifier",
         default="mnist",
-        help="for --filter: mnist (the shipped digit classifier) or a torch.export .pt2 file "
-        "mapping images in [-1, 1] to logits in the run's class order",
+        help="for --filter: mnist (the shipped digit classifier) or an ONNX file (.onnx, run "
+        "with onnxruntime) mapping images in [-1, 1] to logits in the run's class order; "
+        ".pt2/TorchScript/pickle files are refused (they can run code)",
     )
     p.add_argument(
         "--threshold", type=float, default=0.9, help="for --filter: minimum confidence (0.9)"
@@ -629,15 +630,18 @@ def cmd_eval(args) -> int:
 
 
 def cmd_info(args) -> int:
-    from ganforge.training.checkpoint import load_file
+    from ganforge.config import Config
+    from ganforge.training.checkpoint import latest_checkpoint, load_file
 
     run = Path(args.run)
     if not run.exists():
         raise GanforgeError("no such run directory", str(run))
-    ckpt = run / "checkpoints" / "last.pt" if run.is_dir() else run
+    ckpt = latest_checkpoint(run)
     state = load_file(ckpt)
-    cfg = state["config"]
-    history = state.get("history") or []
+    # Through Config: a hand-made or partial config gets the defaults, never a KeyError.
+    cfg = Config.from_dict(state["config"], str(ckpt)).to_dict()
+    history = state.get("history")
+    history = [h for h in history if isinstance(h, dict)] if isinstance(history, list) else []
     info = {
         "run": str(run),
         "family": cfg["model"]["family"],

@@ -178,6 +178,10 @@ class Config:
             raw = tomllib.loads(Path(path).read_text())
         except FileNotFoundError:
             raise GanforgeError("config file not found", str(path)) from None
+        except OSError as e:  # a folder, no permission
+            raise GanforgeError(
+                f"cannot read the config file ({e.strerror})", str(path), "give a TOML file"
+            ) from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
             raise GanforgeError(f"config file is not valid TOML ({e})", str(path)) from None
         return cls.from_dict(raw, str(path))

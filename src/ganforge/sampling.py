@@ -16,7 +16,13 @@ from torch import nn
 from ganforge.config import Config
 from ganforge.errors import GanforgeError
 from ganforge.families import Family, make_family
-from ganforge.training.checkpoint import GENERATOR_FORMAT, load_file, model_file
+from ganforge.training.checkpoint import (
+    GENERATOR_FORMAT,
+    check_weights,
+    load_file,
+    model_file,
+    rebuild,
+)
 
 
 @dataclass
@@ -237,12 +243,14 @@ def load_generator(run_or_file: str | Path, device: str = "cpu") -> TrainedGener
     path = model_file(run_or_file)
     state = load_file(path)
     config = Config.from_dict(state["config"], str(path))
-    family = make_family(config)
-    module, _ = family.build()
+    family = rebuild(lambda: make_family(config), path, "a ganforge model")
+    module, _ = rebuild(family.build, path, "a ganforge model")
     if state["format"] == GENERATOR_FORMAT:
         weights = state["state_dict"]
+    elif isinstance(state.get("ema"), dict) and "module" in state["ema"]:
+        weights = check_weights(state["ema"]["module"], path, "its EMA generator")
     else:
-        weights = state["ema"]["module"] if state.get("ema") else state["generator"]
+        weights = state["generator"]
     try:
         module.load_state_dict(weights)
     except RuntimeError as e:

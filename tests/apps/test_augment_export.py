@@ -124,26 +124,111 @@ def test_filter_with_the_mnist_classifier_through_the_cli(crun, tmp_path, capsys
     assert agrees.float().mean() > 0.9  # PNG rounding may move a borderline sample
 
 
-def test_a_torch_export_classifier_file(crun, tmp_path):
-    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
+def export_onnx(net, path, shape=(1, 8, 8), batch=None):
+    """torch.onnx.export with the TorchScript exporter (no onnxscript needed, works offline);
+    a dynamic batch axis unless ``batch`` fixes it."""
+    import warnings
+
+    example = torch.zeros(batch or 2, *shape)
+    dynamic = None if batch else {"images": {0: "batch"}, "logits": {0: "batch"}}
+    with warnings.catch_warnings():  # "legacy TorchScript-based ONNX export"
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            net,
+            (example,),
+            str(path),
+            dynamo=False,
+            input_names=["images"],
+            output_names=["logits"],
+            dynamic_axes=dynamic,
+        )
+    return path
+
+
+def random_classifier(classes=10, pixels=64, seed=0):
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(pixels, classes)).eval()
+
+
+def test_an_onnx_classifier_filters_as_the_torch_model_does(crun, tmp_path):
+    pytest.importorskip("onnxruntime")
+    net = random_classifier()
+    path = export_onnx(net, tmp_path / "clf.onnx")
+    kwargs = dict(per_class=3, classes=[2, 7, 0], filter=True, threshold=0.0, max_draws=3)
+    by_onnx = export_dataset(crun, tmp_path / "onnx", classifier=str(path), **kwargs)
     with torch.no_grad():
-        net[1].weight.zero_()
-        net[1].bias.copy_(torch.arange(10.0))  # always class 9
-    batch = torch.export.Dim("batch", min=1, max=4096)
-    program = torch.export.export(net, (torch.zeros(2, 1, 8, 8),), dynamic_shapes=({0: batch},))
-    path = tmp_path / "clf.pt2"
-    torch.export.save(program, path)
-    report = export_dataset(
-        crun,
-        tmp_path / "o",
-        per_class=2,
-        classes=[9, 8],
-        filter=True,
-        classifier=str(path),
-        threshold=0.5,
-        max_draws=2,
+        by_torch = export_dataset(crun, tmp_path / "torch", classifier=net, **kwargs)
+    counts = [(c.name, c.kept, c.rejected) for c in by_onnx.classes]
+    assert counts == [(c.name, c.kept, c.rejected) for c in by_torch.classes]
+    assert sum(c.rejected for c in by_onnx.classes) > 0  # the filter did decide something
+    assert read_csv(by_onnx.csv) == read_csv(by_torch.csv)
+    assert by_onnx.classifier == str(path)
+    # The ONNX logits are the torch model's on any batch size.
+    images = torch.rand(7, 1, 8, 8) * 2 - 1
+    onnx_net = label_checker(str(path), [str(i) for i in range(10)], image_shape=(1, 8, 8)).net
+    with torch.no_grad():
+        assert torch.allclose(onnx_net(images), net(images), atol=1e-5)
+
+
+def test_an_onnx_classifier_with_a_fixed_batch_is_fed_in_padded_chunks(tmp_path):
+    pytest.importorskip("onnxruntime")
+    net = random_classifier(seed=1)
+    path = export_onnx(net, tmp_path / "fixed.onnx", batch=2)
+    checker = label_checker(str(path), [str(i) for i in range(10)], image_shape=(1, 8, 8))
+    images = torch.rand(5, 1, 8, 8) * 2 - 1
+    with torch.no_grad():
+        assert torch.allclose(checker.net(images), net(images), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "classes,shape,run_shape,pattern",
+    [
+        (5, (1, 8, 8), (1, 8, 8), "gives 5 class scores, the run has 10 classes"),
+        (10, (3, 8, 8), (1, 8, 8), r"takes images of shape \[3, 8, 8\], the run makes \[1, 8, 8\]"),
+        (10, (1, 4, 4), (1, 8, 8), r"takes images of shape \[1, 4, 4\], the run makes \[1, 8, 8\]"),
+    ],
+    ids=["class-count", "channels", "size"],
+)
+def test_an_onnx_classifier_that_does_not_fit_the_run(tmp_path, classes, shape, run_shape, pattern):
+    pytest.importorskip("onnxruntime")
+    pixels = int(np.prod(shape))
+    path = export_onnx(random_classifier(classes, pixels), tmp_path / "c.onnx", shape)
+    with pytest.raises(GanforgeError, match=pattern):
+        label_checker(str(path), [str(i) for i in range(10)], image_shape=run_shape)
+
+
+def test_an_onnx_classifier_without_onnxruntime_says_what_to_install(tmp_path, monkeypatch):
+    import sys
+
+    path = tmp_path / "c.onnx"
+    path.write_bytes(b"whatever")
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime -> ImportError
+    with pytest.raises(GanforgeError, match="needs onnxruntime.*pip install onnxruntime"):
+        label_checker(str(path), [str(i) for i in range(10)])
+
+
+def test_a_file_that_is_not_onnx_is_one_line(crun, tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    bad = tmp_path / "clf.onnx"
+    bad.write_text("a,b,c\n1,2,3\n")
+    code, _, err = run_cli(
+        capsys, "augment", crun, "--out", tmp_path / "o", "--filter", "--classifier", bad
     )
-    assert [(c.kept, c.rejected) for c in report.classes] == [(2, 0), (0, 4)]
+    assert_one_line_error(code, err, "not an ONNX classifier .*clf.onnx.*torch.onnx.export")
+
+
+@pytest.mark.parametrize("suffix", [".pt2", ".pt", ".pth", ".ts", ".pkl"])
+def test_code_carrying_classifier_formats_are_refused_without_loading(crun, tmp_path, suffix):
+    # A real torch.export archive: refused by its kind, never opened (opening can run code).
+    path = tmp_path / f"clf{suffix}"
+    if suffix == ".pt2":
+        program = torch.export.export(random_classifier(), (torch.zeros(2, 1, 8, 8),))
+        torch.export.save(program, path)
+    else:
+        path.write_bytes(b"never read")
+    with pytest.raises(GanforgeError, match=rf"\({re.escape(suffix)}\) can run code.*ONNX"):
+        export_dataset(crun, tmp_path / "o", per_class=1, filter=True, classifier=str(path))
+    assert not (tmp_path / "o").exists()
 
 
 def test_conditional_accuracy_counts_per_class(crun):
@@ -176,7 +261,8 @@ def test_output_folder_must_be_new_or_empty(crun, tmp_path, capsys):
         (["--class", "ten"], "class 'ten' is not in this run"),
         (["--filter", "--threshold", 1.5], r"--threshold must be in \[0, 1\]"),
         (["--filter", "--classifier", "resnet"], "unknown classifier 'resnet'"),
-        (["--filter", "--classifier", "missing.pt2"], "classifier file not found"),
+        (["--filter", "--classifier", "missing.onnx"], "classifier file not found"),
+        (["--filter", "--classifier", "missing.pt2"], r"\(\.pt2\) can run code.*clf\.onnx"),
     ],
 )
 def test_augment_bad_input(crun, tmp_path, capsys, argv, pattern):

@@ -221,7 +221,7 @@ def test_vgg_features_load_torchvision_layout_and_reject_bad_files(tmp_path):
     with pytest.raises(GanforgeError, match="do not fit"):
         VGG19Features(_vgg_file(tmp_path, break_one=True))
     (tmp_path / "junk.pth").write_bytes(b"junk")
-    with pytest.raises(GanforgeError, match="cannot read VGG19 weights"):
+    with pytest.raises(GanforgeError, match="not VGG19 weights: a text file"):
         VGG19Features(tmp_path / "junk.pth")
 
 

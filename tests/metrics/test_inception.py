@@ -100,7 +100,7 @@ def test_wrong_file(no_weights):
     with pytest.raises(GanforgeError, match="not the FID Inception weights"):
         InceptionExtractor(bad)
     bad.write_bytes(b"not a checkpoint")
-    with pytest.raises(GanforgeError, match="cannot read Inception weights"):
+    with pytest.raises(GanforgeError, match="not the FID Inception weights: a text file"):
         InceptionExtractor(bad)
 
 

@@ -62,9 +62,9 @@ def test_model_files_from_elsewhere_are_one_line_errors(table, tiny_fit, tmp_pat
     with pytest.raises(GanforgeError, match="not a ganforge tabular model"):
         TabularGAN.load(tmp_path / "ckpt.pt")
     (tmp_path / "junk.gft").write_bytes(b"not a torch file")
-    with pytest.raises(GanforgeError, match="not a readable model file"):
+    with pytest.raises(GanforgeError, match="not a ganforge tabular model: a text file"):
         TabularGAN.load(tmp_path / "junk.gft")
-    with pytest.raises(GanforgeError, match="no such model file"):
+    with pytest.raises(GanforgeError, match="no such file .expected a ganforge tabular model"):
         TabularGAN.load(tmp_path / "none.gft")
     with pytest.raises(GanforgeError, match="not fitted"):
         TabularGAN().sample(3)

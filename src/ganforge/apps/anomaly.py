@@ -54,6 +54,24 @@ from ganforge.presets import FANOGAN_TRAIN, GANOMALY_TRAIN, get_preset
 METHODS = ("ganomaly", "fanogan")
 DETECTOR_FORMAT = "ganforge-anomaly"
 DETECTOR_FILE = "detector.pt"
+# What a detector file must hold, and its types (checked on load: never a KeyError later).
+_DETECTOR_ENTRIES = {
+    "method": str,
+    "config": dict,
+    "generator": dict,
+    "discriminator": dict,
+    "kind": str,
+    "input_shape": (list, tuple),
+    "resolution": (int, type(None)),
+    "columns": (list, type(None)),
+    "mean": (torch.Tensor, type(None)),
+    "std": (torch.Tensor, type(None)),
+    "holdout_scores": torch.Tensor,
+    "map_scale": (float, int, type(None)),
+    "fpr": (float, int),
+    "holdout": (float, int),
+    "seed": int,
+}
 MIN_TRAIN = 16  # normal samples left for training after the held-out split
 MIN_HOLDOUT = 10
 MAP_PERCENTILE = 99.0
@@ -541,7 +559,7 @@ class AnomalyDetector:
     @classmethod
     def load(cls, run_or_file: str | Path, device: str = "cpu") -> AnomalyDetector:
         """A detector saved by `fit(run_dir=...)` or `save`: a run directory or detector file."""
-        from ganforge.training.checkpoint import load_file
+        from ganforge.training.checkpoint import load_file, rebuild
 
         path = Path(run_or_file)
         if not path.exists():
@@ -554,7 +572,15 @@ class AnomalyDetector:
                     str(path.parent),
                     "fit one with `ganforge anomaly fit --data ... -o RUN`",
                 )
-        state = load_file(path, (DETECTOR_FORMAT,))
+        state = load_file(path, (DETECTOR_FORMAT,), _DETECTOR_ENTRIES)
+        known = state["kind"] in ("image", "table") and state["method"] in METHODS
+        if not known:
+            raise GanforgeError(
+                f"damaged ganforge anomaly detector: kind {state['kind']!r}, method "
+                f"{state['method']!r}",
+                str(path),
+                "fit it again with `ganforge anomaly fit`",
+            )
         detector = cls(
             state["method"],
             holdout=state["holdout"],
@@ -571,7 +597,12 @@ class AnomalyDetector:
         detector.map_scale_ = state["map_scale"]
         detector.run_dir_ = path.parent
         config = Config.from_dict(state["config"], str(path))
-        detector._use_networks(config, state["generator"], state["discriminator"])
+        networks = (state["generator"], state["discriminator"])
+        # Rebuilt from the file's own config: a damaged one (or weights that do not fit it)
+        # is one line naming the file.
+        rebuild(
+            lambda: detector._use_networks(config, *networks), path, "a ganforge anomaly detector"
+        )
         return detector
 
 

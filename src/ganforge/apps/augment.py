@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ganforge.errors import GanforgeError
@@ -69,13 +71,37 @@ class LabelChecker:
         return probs.argmax(1) == wanted, confidence
 
 
+# Formats a classifier file must not come in: loading any of them can run code planted in it
+# (torch.export / TorchScript archives and torch pickles unpickle arbitrary objects).
+_CODE_FORMATS = {
+    ".pt2": "a torch.export archive",
+    ".pt": "a torch file",
+    ".pth": "a torch file",
+    ".ckpt": "a torch checkpoint",
+    ".bin": "a torch file",
+    ".jit": "a TorchScript archive",
+    ".ts": "a TorchScript archive",
+    ".torchscript": "a TorchScript archive",
+    ".pkl": "a pickle",
+    ".pickle": "a pickle",
+    ".joblib": "a joblib pickle",
+}
+ONNX_EXPORT = (
+    "torch.onnx.export(model, (torch.zeros(1, C, H, W),), 'clf.onnx', dynamo=False, "
+    "input_names=['images'], dynamic_axes={'images': {0: 'batch'}})"
+)
+
+
 def label_checker(
     classifier: str | Callable[[torch.Tensor], torch.Tensor],
     class_names: Sequence[str],
     device: str = "cpu",
+    image_shape: Sequence[int] | None = None,
 ) -> LabelChecker:
-    """A LabelChecker from ``mnist`` (the shipped digit classifier), a torch.export ``.pt2`` file
-    or any callable images -> logits (its outputs in the run's class order)."""
+    """A LabelChecker from ``mnist`` (the shipped digit classifier), an ONNX file (run with
+    onnxruntime: a format that holds no code) or any callable images -> logits (its outputs in
+    the run's class order). ``image_shape`` (C, H, W): the run's images, checked against the
+    ONNX model's input."""
     k = len(class_names)
     if callable(classifier) and not isinstance(classifier, str):
         return LabelChecker(classifier, range(k), getattr(classifier, "name", "classifier"))
@@ -84,30 +110,113 @@ def label_checker(
         if unknown:
             raise GanforgeError(
                 f"the mnist classifier knows the digits 0-9, not class {unknown[0]!r}",
-                fix="name a classifier for these classes with --classifier FILE.pt2",
+                fix="name a classifier for these classes with --classifier FILE.onnx",
             )
         from ganforge.metrics.features import get_extractor
 
         net = get_extractor("mnist", device=device)
         return LabelChecker(net, [DIGITS.index(name) for name in class_names], "mnist")
     path = Path(classifier)
-    if path.suffix != ".pt2":
+    suffix = path.suffix.lower()
+    if suffix in _CODE_FORMATS:
+        raise GanforgeError(
+            f"{_CODE_FORMATS[suffix]} ({suffix}) can run code planted in it, so ganforge will "
+            "not load it as a classifier",
+            str(path),
+            f"export the classifier to ONNX: {ONNX_EXPORT}, then --classifier clf.onnx",
+        )
+    if suffix != ".onnx":
         raise GanforgeError(
             f"unknown classifier {classifier!r}",
-            fix="use mnist or a torch.export file (.pt2) mapping images in [-1, 1] to logits",
+            fix="use mnist or an ONNX file (.onnx) mapping images in [-1, 1] to logits",
         )
     if not path.is_file():
         raise GanforgeError("classifier file not found", str(path))
-    try:
-        program = torch.export.load(path)
-    except Exception as e:  # whatever makes the file unreadable, the user's fix is the same
-        raise GanforgeError(
-            f"cannot load the classifier ({type(e).__name__})",
-            str(path),
-            "save it with "
-            "torch.export.save(torch.export.export(model, (example,), dynamic_shapes=...), path)",
-        ) from None
-    return LabelChecker(program.module().to(device), range(k), str(path))
+    net = OnnxClassifier(path, k, image_shape)
+    return LabelChecker(net, range(k), str(path))
+
+
+class OnnxClassifier:
+    """An ONNX classifier run with onnxruntime on the CPU: images (N, C, H, W) -> logits (N, K).
+
+    ONNX is a protobuf graph of standard operators: loading it runs no Python, unlike .pt2,
+    TorchScript and pickles. A model exported with a fixed batch size is fed that many images at
+    a time (the last batch padded).
+    """
+
+    def __init__(self, path: Path, num_classes: int, image_shape: Sequence[int] | None = None):
+        try:
+            import onnxruntime
+        except ImportError:
+            raise GanforgeError(
+                "an ONNX classifier needs onnxruntime, which is not installed",
+                str(path),
+                "pip install onnxruntime",
+            ) from None
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = max(1, torch.get_num_threads())
+        options.inter_op_num_threads = 1
+        try:
+            self.session = onnxruntime.InferenceSession(
+                str(path), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as e:  # the load boundary: any file onnxruntime cannot read
+            # onnxruntime's "[ONNXRuntimeError] : 7 : INVALID_PROTOBUF : Load model from ..."
+            code = re.search(r"\] : \d+ : (\w+)", str(e))
+            raise GanforgeError(
+                f"not an ONNX classifier (onnxruntime: {code.group(1) if code else type(e).__name__})",
+                str(path),
+                f"export it with {ONNX_EXPORT}",
+            ) from None
+        self.name = str(path)
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        fix = f"export a classifier of the run's images to its {num_classes} classes"
+        if len(inputs) != 1 or len(inputs[0].shape) != 4 or inputs[0].type != "tensor(float)":
+            found = ", ".join(f"{i.type} {i.shape}" for i in inputs)
+            raise GanforgeError(
+                f"the ONNX classifier takes {found}, not one float image batch (N, C, H, W)",
+                str(path),
+                fix,
+            )
+        self.input = inputs[0].name
+        batch, *chw = inputs[0].shape
+        if image_shape is not None and len(image_shape) == 3:
+            want = [int(d) for d in image_shape]
+            if any(isinstance(d, int) and d != w for d, w in zip(chw, want, strict=True)):
+                raise GanforgeError(
+                    f"the ONNX classifier takes images of shape {chw}, the run makes {want}",
+                    str(path),
+                    fix,
+                )
+        self.batch = batch if isinstance(batch, int) and batch > 0 else None
+        out_shape = outputs[-1].shape  # (features, logits) models: the logits come last
+        if len(out_shape) != 2:
+            raise GanforgeError(
+                f"the ONNX classifier's output has shape {out_shape}, not logits (N, classes)",
+                str(path),
+                fix,
+            )
+        if isinstance(out_shape[1], int) and out_shape[1] != num_classes:
+            raise GanforgeError(
+                f"the ONNX classifier gives {out_shape[1]} class scores, the run has "
+                f"{num_classes} classes",
+                str(path),
+                "export a classifier over the run's classes, in the run's class order",
+            )
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        x = images.detach().float().cpu().contiguous().numpy()
+        if self.batch is None:
+            return torch.from_numpy(self.session.run(None, {self.input: x})[-1])
+        out = []
+        for start in range(0, len(x), self.batch):
+            chunk = x[start : start + self.batch]
+            n = len(chunk)
+            if n < self.batch:  # a fixed-batch model: pad the last chunk
+                pad = np.zeros((self.batch - n, *chunk.shape[1:]), chunk.dtype)
+                chunk = np.concatenate([chunk, pad])
+            out.append(self.session.run(None, {self.input: chunk})[-1][:n])
+        return torch.from_numpy(np.concatenate(out))
 
 
 @dataclass
@@ -214,7 +323,8 @@ def export_dataset(
         else list(range(model.config.model.num_classes))
     )
     names = model.class_names or [str(i) for i in range(model.config.model.num_classes)]
-    checker = label_checker(classifier, names, device) if filter else None
+    shape = model.config.model.sample_shape
+    checker = label_checker(classifier, names, device, shape) if filter else None
     out = Path(out)
     _prepare_output(out)
 
@@ -263,6 +373,7 @@ def conditional_accuracy(
     names = model.class_names or [str(i) for i in range(model.config.model.num_classes)]
     labels, _ = model.class_labels(per_class=per_class)
     images = model.sample(len(labels), seed, labels)
-    agrees, _ = label_checker(classifier, names, device).check(images, labels)
+    checker = label_checker(classifier, names, device, model.config.model.sample_shape)
+    agrees, _ = checker.check(images, labels)
     per = {names[c]: float(agrees[labels == c].float().mean()) for c in range(len(names))}
     return {"accuracy": float(agrees.float().mean()), "per_class": per, "n": len(labels)}

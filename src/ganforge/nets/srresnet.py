@@ -176,12 +176,9 @@ class VGG19Features(nn.Module):
         fix = "pass the torchvision vgg19 weights file (vgg19-dcbb9e9d.pth) saved locally"
         if not path.is_file():
             raise GanforgeError("VGG19 weights file not found", str(path), fix)
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as e:  # any unreadable file: one line, never a traceback
-            raise GanforgeError(
-                f"cannot read VGG19 weights ({type(e).__name__})", str(path), fix
-            ) from None
+        from ganforge.training.checkpoint import read_torch_file
+
+        state = read_torch_file(path, "VGG19 weights", fix)
         if isinstance(state, dict) and "state_dict" in state:
             state = state["state_dict"]
         if not isinstance(state, dict):
@@ -190,7 +187,11 @@ class VGG19Features(nn.Module):
         prefix = "features." if any(str(k).startswith("features.") for k in state) else ""
         wanted = self.features.state_dict()
         picked = {k: state.get(prefix + k) for k in wanted}
-        bad = [k for k, v in picked.items() if v is None or v.shape != wanted[k].shape]
+        bad = [
+            k
+            for k, v in picked.items()
+            if not isinstance(v, torch.Tensor) or v.shape != wanted[k].shape
+        ]
         if bad:
             raise GanforgeError(
                 f"VGG19 weights do not fit ({len(bad)} tensors missing or mis-shaped, e.g. "

@@ -391,13 +391,21 @@ class TabularGAN:
         config = Config.from_dict(state["config"], str(path))
         model = cls(device=device, verbose=False)
         model.config = config
-        model.transformer = TableTransformer.from_dict(state["transformer"])
-        layout = state["layout"]
-        data_dim = layout["data_dim"]
-        spans = [tuple(s) for s in layout["cond_spans"]]
-        sampler = ConditionSampler(torch.zeros(0, data_dim), spans, state["frequencies"])
-        family = TabularFamily(config, layout, sampler)
-        generator, _ = family.build()
+        try:  # the file's own description of the table: damage there is the file's, not a bug
+            model.transformer = TableTransformer.from_dict(state["transformer"])
+            layout = state["layout"]
+            data_dim = int(layout["data_dim"])
+            spans = [tuple(s) for s in layout["cond_spans"]]
+            sampler = ConditionSampler(torch.zeros(0, data_dim), spans, state["frequencies"])
+            family = TabularFamily(config, layout, sampler)
+            generator, _ = family.build()
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as e:
+            raise GanforgeError(
+                f"damaged ganforge tabular model: its table layout does not read "
+                f"({type(e).__name__}: {str(e)[:80]})",
+                str(path),
+                "refit the model with `ganforge tabular fit`",
+            ) from None
         try:
             generator.load_state_dict(state["generator"])
         except RuntimeError as e:
@@ -471,16 +479,16 @@ def _as_frame(data) -> pd.DataFrame:
 
 
 def _load_state(path: str | Path) -> dict:
+    from ganforge.training.checkpoint import KINDS, check_structure
+
     path = Path(path)
-    state = read_torch_file(
-        path, "no such model file", "not a readable model file", "give a .gft written by ganforge"
-    )
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise GanforgeError(
-            "not a ganforge tabular model",
-            str(path),
-            "give a .gft written by `ganforge tabular fit`",
-        )
+    fix = "give a .gft written by `ganforge tabular fit`"
+    state = read_torch_file(path, "a ganforge tabular model", fix)
+    found = state.get("format") if isinstance(state, dict) else None
+    if found != FORMAT:
+        kind = KINDS.get(found) if isinstance(found, str) else None
+        what = f"{kind}, not a ganforge tabular model" if kind else "not a ganforge tabular model"
+        raise GanforgeError(what, str(path), fix)
     version = state.get("format_version")
     if version != FORMAT_VERSION:
         raise GanforgeError(
@@ -489,4 +497,15 @@ def _load_state(path: str | Path) -> dict:
             str(path),
             "refit the model with this version of ganforge",
         )
+    check_structure(state, _REQUIRED, path, "a ganforge tabular model")
     return state
+
+
+# What a .gft must hold (checked on load, so a damaged file never ends in a KeyError).
+_REQUIRED = {
+    "config": dict,
+    "layout": dict,
+    "transformer": dict,
+    "frequencies": (list, tuple, torch.Tensor),
+    "generator": dict,
+}

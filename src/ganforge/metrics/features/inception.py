@@ -257,14 +257,11 @@ class FIDInceptionV3(nn.Module):
 
 def load_inception_state(model: FIDInceptionV3, path: Path) -> None:
     """Load pytorch-fid's state dict; only BatchNorm's num_batches_tracked may be absent."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # a truncated download or some other file entirely
-        raise GanforgeError(
-            f"cannot read Inception weights ({type(e).__name__})", str(path)
-        ) from None
-    if not isinstance(state, dict):
-        raise GanforgeError("Inception weights file is not a state dict", str(path))
+    from ganforge.training.checkpoint import check_weights, read_torch_file
+
+    fix = f"use pytorch-fid's {RELEASE_FILE}"
+    state = read_torch_file(path, "the FID Inception weights", fix)
+    check_weights(state, path, "the Inception weights file")
     try:
         missing, unexpected = model.load_state_dict(state, strict=False)
     except RuntimeError as e:

@@ -49,7 +49,13 @@ class MnistExtractor(Extractor):
             )
         raw = path.read_bytes()
         self._fingerprint = fingerprint_bytes(raw)
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        from ganforge.training.checkpoint import check_weights, read_torch_file
+
+        state = check_weights(
+            read_torch_file(path, "MnistNet weights", "reinstall ganforge"),
+            path,
+            "MnistNet weights",
+        )
         # Default init would draw from (and so shift) the caller's global RNG; it is overwritten.
         with torch.random.fork_rng(devices=[]):
             self.net = MnistNet()
