@@ -1,8 +1,10 @@
-"""Runs on disk: pick and prepare the run directory, wire the callbacks, train or resume."""
+"""Runs on disk: pick, lock and prepare the run directory, wire the callbacks, train or resume."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,13 @@ from ganforge.training.checkpoint import latest_checkpoint, load_file
 from ganforge.training.evaluation import EvalCallback
 from ganforge.training.loop import Trainer, resolve_device
 
+try:
+    import fcntl
+except ImportError:  # not POSIX: an O_EXCL lock file instead
+    fcntl = None
+
+LOCK_FILE = ".lock"
+
 
 def default_run_name(config: Config) -> str:
     """`<preset or family-arch>-<YYYYmmdd-HHMMSS>`."""
@@ -22,27 +31,150 @@ def default_run_name(config: Config) -> str:
     return f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def prepare_run_dir(config: Config, resuming: bool) -> Path:
-    """Create runs/<name>/ (checking it is writable) and refuse to train over an existing run."""
+def check_run_dir(config: Config, resuming: bool) -> Path:
+    """Name the run (runs/<name>/); refuse to train over a finished or running one (creates
+    nothing)."""
     if not config.name:
         config.name = default_run_name(config)
     run_dir = Path(config.out) / config.name
+    RunLock(run_dir).check()  # a training running there: say so before any work
     if not resuming and (run_dir / "checkpoints" / "last.pt").exists():
         raise GanforgeError(
             "run directory already holds a trained run",
             str(run_dir),
             "pass --resume to continue it, or choose another --name",
         )
+    return run_dir
+
+
+class RunLock:
+    """One training at a time per run directory: an exclusive lock on RUN/.lock.
+
+    On POSIX an fcntl.flock, which the OS drops when the process ends, even on a crash (the file
+    stays: unlinking a flock'ed file races with the next taker); elsewhere a file created with
+    O_EXCL and removed on release. The file says who holds the lock (pid and host).
+    """
+
+    def __init__(self, run_dir: str | Path):
+        self.path = Path(run_dir) / LOCK_FILE
+        self._fd: int | None = None
+
+    def acquire(self) -> RunLock:
+        """Take the lock, or raise one clear line naming who holds it; touches nothing else."""
+        where = str(self.path.parent)
+        flags = os.O_RDWR | os.O_CREAT | (0 if fcntl else os.O_EXCL)
+        try:
+            fd = os.open(self.path, flags, 0o644)
+        except FileExistsError:
+            raise self._busy(self._holder(), "or delete RUN/.lock if no training runs") from None
+        except OSError as e:
+            raise GanforgeError(
+                f"cannot write the run directory ({e.strerror})", where, "choose another --out"
+            ) from None
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = os.read(fd, 200).decode(errors="replace").strip()
+                os.close(fd)
+                raise self._busy(holder, "") from None
+            os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode())
+        self._fd = fd
+        return self
+
+    def check(self) -> None:
+        """Raise if another training holds the lock now; creates nothing (train() takes it later)."""
+        if fcntl is None:
+            if self.path.exists():
+                raise self._busy(self._holder(), "or delete RUN/.lock if no training runs")
+            return
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:  # no lock file (or unreadable: acquire() will say so)
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            raise self._busy(os.read(fd, 200).decode(errors="replace").strip(), "") from None
+        finally:
+            os.close(fd)
+
+    def _holder(self) -> str:
+        try:
+            return self.path.read_text(errors="replace").strip()
+        except OSError:
+            return ""
+
+    def _busy(self, holder: str, extra: str) -> GanforgeError:
+        fix = "wait for it to finish, or choose another --name" + (f" ({extra})" if extra else "")
+        return GanforgeError(
+            f"the run directory is in use by another training ({holder or 'another process'})",
+            str(self.path.parent),
+            fix,
+        )
+
+    def release(self) -> None:
+        """Drop the lock (closing the file is enough for flock)."""
+        if self._fd is None:
+            return
+        os.close(self._fd)
+        self._fd = None
+        if fcntl is None:
+            self.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def open_run_dir(run_dir: Path) -> RunLock:
+    """Create the run directory, lock it and check it is writable; the held lock."""
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
-        probe = run_dir / f".write-test-{os.getpid()}"
-        probe.write_text("")
-        probe.unlink()
     except OSError as e:
         raise GanforgeError(
             f"cannot write the run directory ({e.strerror})", str(run_dir), "choose another --out"
         ) from None
-    return run_dir
+    lock = RunLock(run_dir).acquire()
+    try:
+        probe = run_dir / f".write-test-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        lock.release()
+        raise GanforgeError(
+            f"cannot write the run directory ({e.strerror})", str(run_dir), "choose another --out"
+        ) from None
+    return lock
+
+
+def _first_missing(path: Path) -> Path | None:
+    """The outermost folder of `path` that does not exist yet (what mkdir(parents=True) makes)."""
+    missing = None
+    for folder in (path, *path.parents):
+        if folder.exists():
+            break
+        missing = folder
+    return missing
+
+
+def _remove_untrained(run_dir: Path, created: Path | None, trainer: Trainer) -> None:
+    """A run that failed before any training state exists leaves no folder behind: remove what
+    this call created (run_dir and its new parents) when no step ran and no checkpoint exists.
+    A folder that existed before is never touched."""
+    if created is None or trainer.step > 0 or trainer.history:
+        return
+    checkpoints = run_dir / "checkpoints"
+    if checkpoints.is_dir() and any(checkpoints.glob("*.pt")):
+        return
+    shutil.rmtree(run_dir, ignore_errors=True)
+    folder = run_dir.parent
+    while created in (folder, *folder.parents) and folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+        folder = folder.parent
 
 
 def config_from_checkpoint(path: str | Path) -> Config:
@@ -68,26 +200,59 @@ def train(
     callbacks: list | None = None,
     dataset=None,
 ) -> tuple[Path, dict[str, Any]]:
-    """Train (or resume) a run on disk; returns (run directory, summary)."""
+    """Train (or resume) a run on disk; returns (run directory, summary).
+
+    `summary["failed"]`: None, or why the run FAILED (the health monitor's verdict: its
+    generator is unusable; the run is saved all the same). Raises GanforgeError for a user
+    mistake (exit code 2), a run stopped as hopeless (1), or an interrupt (130: SIGINT or
+    SIGTERM; the state is checkpointed and the message says how to continue). The data and
+    networks are built before the run directory is created, so a bad input leaves no folder; a
+    second training into the same directory is refused while the first runs (RunLock).
+    """
     info = distributed.setup(resolve_device(config.train.device).type)
     if info.is_main:
-        run_dir = prepare_run_dir(config, resuming=resume is not None)
+        check_run_dir(config, resuming=resume is not None)
     # Every rank must write into the one directory rank 0 chose (its name holds a timestamp).
     config.name = distributed.broadcast_object(config.name)
     run_dir = Path(config.out) / config.name
+    nothing = "nothing was written" if resume is None else "the run is unchanged"
+    try:
+        trainer = Trainer(config, run_dir, dataset=dataset)
+        if resume is not None:
+            trainer.resume(latest_checkpoint(resume))
+            if trainer.step >= config.train.steps:
+                raise GanforgeError(
+                    f"the run already has {trainer.step} steps",
+                    str(run_dir),
+                    "pass a larger --steps to train further",
+                )
+    except KeyboardInterrupt:
+        raise GanforgeError(
+            "interrupted before training started", str(run_dir), nothing, exit_code=130
+        ) from None
+    lock, created = None, None
+    if info.is_main:
+        created = _first_missing(run_dir)
+        lock = open_run_dir(run_dir)
     distributed.barrier()
-    trainer = Trainer(config, run_dir, dataset=dataset)
-    if resume is not None:
-        trainer.resume(latest_checkpoint(resume))
-        if trainer.step >= config.train.steps:
-            raise GanforgeError(
-                f"the run already has {trainer.step} steps",
-                str(run_dir),
-                "pass a larger --steps to train further",
-            )
-    if trainer.dist.is_main:
-        config.save(run_dir / "config.toml")
-    trainer.callbacks = standard_callbacks(config, run_dir, quiet) + list(callbacks or [])
-    summary = trainer.fit()
+    try:
+        trainer.resume_command = f"ganforge train --resume {run_dir}"
+        if trainer.dist.is_main:
+            config.save(run_dir / "config.toml")
+        trainer.callbacks = standard_callbacks(config, run_dir, quiet) + list(callbacks or [])
+        summary = trainer.fit()
+    except KeyboardInterrupt:  # before fit() took over the signals
+        if info.is_main:
+            _remove_untrained(run_dir, created, trainer)
+        raise GanforgeError(
+            "interrupted before training started", str(run_dir), nothing, exit_code=130
+        ) from None
+    except BaseException:
+        if info.is_main:
+            _remove_untrained(run_dir, created, trainer)
+        raise
+    finally:
+        if lock is not None:
+            lock.release()
     summary["run_dir"] = str(run_dir)
     return run_dir, summary

@@ -1,6 +1,8 @@
 """The health monitor: NaN and divergence roll back exactly and retry; healthy runs are left alone."""
 
+import contextlib
 import json
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,7 +16,7 @@ from ganforge.errors import GanforgeError
 from ganforge.run import train
 from ganforge.training.checkpoint import load_file
 from ganforge.training.loop import Trainer
-from ganforge.training.monitor import HealthMonitor, RollbackNeeded, cpu_copy
+from ganforge.training.monitor import HealthMonitor, RollbackNeeded, cpu_copy, window_for
 
 
 def _poison(monkeypatch, at_step: int, times: int = 1) -> list[int]:
@@ -172,6 +174,7 @@ def _fake_trainer(step=0):
         callbacks=[],
         dist=SimpleNamespace(is_main=True, world_size=1),
         lr_scale=1.0,
+        family=SimpleNamespace(name="unconditional"),
     )
 
 
@@ -272,8 +275,7 @@ def test_cli_prints_the_health_line_and_info_lists_events(tmp_path, capsys, monk
     assert main(["info", str(tmp_path / "nan"), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["health_events"][0]["to_step"] == 4 and "kind" not in info["last_log"]
-    with pytest.raises(SystemExit):
-        main(["train", *tiny_args, "--monitor", "maybe"])
+    assert main(["train", *tiny_args, "--monitor", "maybe"]) == 2
     assert "expected on or off, got 'maybe'" in capsys.readouterr().err
 
 
@@ -302,3 +304,128 @@ def test_no_snapshot_while_collapsed(tiny):
     real.monitor._collapsed.clear()
     real.monitor.on_step_end(real)
     assert real.monitor._snapshot["step"] == 6
+
+
+# ---- an unusable generator: the run FAILED, said plainly; healthy runs never flagged ----------
+
+# A 16x16 DCGAN at lr 1.0 (the `--lr-g 1.0 --lr-d 1.0` failure, small): from about step 20 D is
+# right on every real and fake with loss 0 and G's output is constant (fake diversity ~1e-5).
+BROKEN = {
+    "data": {"resolution": 16},
+    "model": {"g_width": 16, "d_width": 16, "latent_dim": 16},
+    "train": {"batch_size": 32, "lr_g": 1.0, "lr_d": 1.0, "log_every": 10, "sample_every": 0},
+}
+
+
+def _broken(tiny, **train):
+    sections = {k: dict(v) for k, v in BROKEN.items()}
+    sections["train"].update(train)
+    return tiny(**sections)
+
+
+@pytest.mark.parametrize(
+    "steps,configured,expected",
+    [
+        (300, 1000, 50),  # a tenth is 30: at least 50 steps
+        (2000, 1000, 200),
+        (50_000, 1000, 1000),  # never longer than divergence_window
+        (1200, 300, 120),  # benchmarks/instability.py's settings
+        (5000, 0, 0),  # 0: the window rules are off
+    ],
+)
+def test_the_unusable_window_scales_with_the_run(steps, configured, expected):
+    assert window_for(TrainConfig(steps=steps, divergence_window=configured)) == expected
+
+
+def _entry(acc=0.7, d=1.2, g=1.0, diversity=0.4):
+    return {
+        "d_acc_real": acc,
+        "d_acc_fake": acc,
+        "d_loss": d,
+        "g_loss": g,
+        "fake_diversity": diversity,
+    }
+
+
+@pytest.mark.parametrize(
+    "logs,family,loss,reason",
+    [
+        ([_entry(diversity=0.0)] * 4, "unconditional", "nonsaturating", "output is constant"),
+        ([_entry(diversity=0.004)] * 4, "pix2pix", "nonsaturating", "output is constant"),
+        ([_entry(diversity=0.0, d=-3.0)] * 4, "unconditional", "wasserstein", "output is constant"),
+        ([_entry(1.0, 0.0, 316.0)] * 4, "unconditional", "nonsaturating", "D wins outright"),
+        ([_entry(1.0, 0.0, 316.0)] * 4, "conditional", "hinge", "D wins outright"),
+        ([_entry(1.0, 0.0, 316.0)] * 4, "pix2pix", "nonsaturating", None),  # its L1 term
+        ([_entry(1.0, 0.0, 316.0)] * 4, "unconditional", "wasserstein", None),  # no sign
+        ([_entry()] * 4, "unconditional", "nonsaturating", None),  # healthy
+        # D certain at one log only, or a constant output at one log only: not the whole window
+        ([_entry(), _entry(1.0, 0.0), _entry(), _entry()], "unconditional", "nonsaturating", None),
+        ([_entry(diversity=0.0), _entry()] * 2, "unconditional", "nonsaturating", None),
+        # D strong but not certain while G's loss rises: the young healthy 16x16 run
+        ([_entry(1.0, 0.19, g) for g in (1.6, 2.0, 2.4, 2.7)], "unconditional", "hinge", None),
+    ],
+)
+def test_unusable_generator_rule(logs, family, loss, reason):
+    monitor = HealthMonitor(TrainConfig(loss=loss, steps=1000), stream=None)  # window: 100
+    trainer = _fake_trainer()
+    trainer.family = SimpleNamespace(name=family)
+    raised = None
+    with pytest.raises(RollbackNeeded) if reason else contextlib.nullcontext() as caught:
+        for i, scalars in enumerate([_entry()] + logs):  # the first log only anchors
+            trainer.step = 50 * (i + 1)
+            monitor.on_log(trainer, scalars)
+    if reason:
+        raised = caught.value
+        assert reason in str(raised) and "over 100 steps" in str(raised)
+        assert trainer.step == 150  # the first log with a full window of failure behind it
+        assert raised.exit_code == 1
+
+
+def test_a_broken_run_stops_failed_within_its_window(tiny):
+    trainer = Trainer(_broken(tiny, steps=100, max_rollbacks=0))
+    with pytest.raises(GanforgeError, match=r"the run FAILED: (the generator's output is "
+                       r"constant|D wins outright).* over 50 steps") as caught:  # fmt: skip
+        trainer.fit()
+    assert caught.value.exit_code == 1
+    assert [e["event"] for e in trainer.monitor.events if e["event"] != "collapse"] == ["stopped"]
+    assert trainer.monitor.events[-1]["step"] <= 80
+
+
+def test_a_run_too_short_for_the_window_ends_failed_and_saved(tiny):
+    """No window fits in 40 steps: the end-of-run verdict says FAILED; what exists is saved."""
+    config = _broken(tiny, steps=40, checkpoint_every=100)
+    run_dir, summary = train(config, quiet=True)
+    assert summary["failed"] and re.search("output is constant|D wins outright", summary["failed"])
+    assert summary["health"].startswith(f"FAILED: {summary['failed']}; lower --lr-g/--lr-d")
+    assert (run_dir / "generator.pt").exists() and (run_dir / "checkpoints" / "last.pt").exists()
+    (event,) = [e for e in _health(run_dir) if e["event"] == "failed"]
+    assert event["step"] == 40 and event["reason"] == summary["failed"]
+    history = load_file(run_dir / "checkpoints" / "last.pt")["history"]
+    assert event in history  # `ganforge info RUN` lists it
+
+
+def test_healthy_runs_are_not_flagged(tiny):
+    """The same 16x16 nets at the default lr: D is right on ~100% with G's loss rising for most
+    of the run (common early on), but its loss stays ~0.2 and G's output varies."""
+    config = _broken(tiny, steps=100, lr_g=2e-4, lr_d=2e-4)
+    summary = Trainer(config).fit()
+    assert summary["failed"] is None and summary["health"].startswith("healthy")
+    # (tiny digits over 200 steps: test_healthy_run_is_never_rolled_back_and_monitor_...)
+
+
+@pytest.mark.slow  # 300 steps of the 32x32 preset, with its rollbacks: minutes on one core
+def test_the_reported_lr_1_run_fails_and_says_so(tmp_path, capsys):
+    argv = ["train", "--preset", "digits-dcgan", "--lr-g", "1.0", "--lr-d", "1.0", "--steps", "300"]
+    code = main([*argv, "--out", str(tmp_path), "--name", "lr1", "--no-tensorboard"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "run saved to" not in out
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("ganforge: error: the run FAILED: ") and str(tmp_path / "lr1") in line
+
+
+@pytest.mark.slow  # the default preset for 300 steps: about a minute on one core
+def test_the_default_preset_is_healthy_over_a_few_hundred_steps(tmp_path, capsys):
+    code = main(["train", "--steps", "300", "--out", str(tmp_path), "--name", "ok", "--quiet"])
+    out, _ = capsys.readouterr()
+    assert code == 0 and "ganforge: health: healthy" in out and "run saved to" in out

@@ -43,11 +43,14 @@ class ConsoleProgress(Callback):
         self.quiet = quiet
         self.stream = stream or sys.stderr
         self.bar = None
+        self._t0, self._done = time.perf_counter(), 0
 
     def on_train_start(self, trainer) -> None:
         if not trainer.dist.is_main:
             return
-        self._t0, self._step0 = time.perf_counter(), trainer.step
+        self._t0, self._done = time.perf_counter(), 0  # steps run (a rollback rewinds the step)
+        if trainer.run_dir is not None:  # where to look while it trains (and after a crash)
+            print(f"ganforge: run directory {trainer.run_dir}", file=self.stream, flush=True)
         print(f"ganforge: speed: {trainer.speed_notes}", file=self.stream, flush=True)
         if not self.quiet and self.stream.isatty():
             from tqdm import tqdm
@@ -61,6 +64,7 @@ class ConsoleProgress(Callback):
             )
 
     def on_step_end(self, trainer) -> None:
+        self._done += 1
         if self.bar is not None:
             self.bar.update(1)
 
@@ -71,7 +75,7 @@ class ConsoleProgress(Callback):
             self.bar.set_postfix_str(_fmt(scalars), refresh=False)
             return
         total = trainer.config.train.steps
-        rate = (trainer.step - self._step0) / max(time.perf_counter() - self._t0, 1e-9)
+        rate = self._done / max(time.perf_counter() - self._t0, 1e-9)
         eta = (total - trainer.step) / rate if rate > 0 else 0.0
         print(
             f"step {trainer.step}/{total}  {rate:.1f} it/s  {_fmt(scalars)}  eta {eta:.0f}s",

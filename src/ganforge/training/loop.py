@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,7 @@ from ganforge.training.checkpoint import (
     set_rng_state,
 )
 from ganforge.training.ema import EMA
-from ganforge.training.monitor import HealthMonitor, RollbackNeeded
+from ganforge.training.monitor import ADVICE, HealthMonitor, RollbackNeeded
 
 _AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -53,6 +55,24 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise GanforgeError("--device mps but MPS is not available", fix="use --device cpu")
     return device
+
+
+class TrainingInterrupted(GanforgeError):
+    """SIGINT or SIGTERM stopped fit() (exit code 130); `checkpoint` holds the state, or None.
+
+    `saved`: fit() wrote `checkpoint` at `step` itself (else it is an older one, kept intact).
+    """
+
+    def __init__(self, step: int, checkpoint: Path | None, saved: bool, where: str, fix: str):
+        what = f"interrupted at step {step}"
+        if saved:
+            what += " (checkpoint saved)"
+        elif checkpoint is not None:
+            what += " (the last checkpoint is intact)"
+        else:
+            what += " (no checkpoint was written)"
+        super().__init__(what, where, fix, exit_code=130)
+        self.step, self.checkpoint, self.saved = step, checkpoint, saved
 
 
 def fill_data_shape(config: Config, dataset: InMemoryDataset) -> None:
@@ -124,6 +144,11 @@ class Trainer:
         self.callbacks = list(callbacks or [])
         self.stop_requested = False
         self.failed = False
+        # What an interrupt tells the user to run to continue (run.train: `ganforge train
+        # --resume RUN`); None: how to continue from the checkpoint with this API.
+        self.resume_command: str | None = None
+        self._signal: str | None = None  # a SIGINT/SIGTERM seen during fit(), handled between steps
+        self._mid_step = False  # inside a step or its log: the state is half-way, never saved
         self._sums: dict[str, torch.Tensor] = {}
         self._count = 0
         self._bad_step = torch.full((), -1, dtype=torch.long, device=self.device)
@@ -139,7 +164,8 @@ class Trainer:
         notes = []
         if self.device.type == "cpu":
             local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
-            notes.append(f"{performance.configure_cpu(t.threads, local)} threads")
+            threads, why = performance.configure_cpu(t.threads, local)
+            notes.append(f"{threads} thread{'s' * (threads != 1)} ({why})")
         self.precision, reason = performance.resolve_precision(t.precision, self.device)
         notes.append(f"{self.precision} ({reason})")
         # Convs only: channels_last changes nothing for MLPs on vectors.
@@ -310,19 +336,61 @@ class Trainer:
     def _diverged(self, bad_step: int) -> None:
         last = self.run_dir / "checkpoints" / "last.pt" if self.run_dir else None
         hint = f"resume from {last}" if last and last.exists() else "lower the learning rates"
-        # With the monitor on, the loop catches this and rolls back instead of stopping.
-        error = RollbackNeeded if self.monitor is not None else GanforgeError
-        raise error(
-            f"training diverged: non-finite loss at step {bad_step + 1}",
-            str(self.run_dir or "in memory"),
-            f"{hint}, or lower --lr-g/--lr-d",
-        )
+        what = f"training diverged: non-finite loss at step {bad_step + 1}"
+        where, fix = str(self.run_dir or "in memory"), f"{hint}, or lower --lr-g/--lr-d"
+        if self.monitor is not None:  # the loop catches this and rolls back instead of stopping
+            raise RollbackNeeded(what, where, fix)
+        raise GanforgeError(what, where, fix, exit_code=1)  # a run that trained but failed
 
     # ---- the loop --------------------------------------------------------------------------
     def fit(self) -> dict[str, Any]:
-        """Train until config.train.steps; returns a summary (steps, seconds, last logs)."""
-        with self._own_rng():
+        """Train until config.train.steps; returns a summary (steps, seconds, last logs, health).
+
+        `summary["failed"]` is None, or why the run FAILED (its generator is unusable at the end:
+        see HealthMonitor.verdict); what exists is saved either way. SIGINT and SIGTERM stop it
+        between two steps: the state is checkpointed there (when finite) and TrainingInterrupted
+        (exit code 130) says how to continue; a second signal stops at once, saving nothing.
+        """
+        with self._own_rng(), self._signals_between_steps():
             return self._fit()
+
+    @contextlib.contextmanager
+    def _signals_between_steps(self):
+        """SIGINT/SIGTERM set a flag the loop reads between steps (main thread only; the previous
+        handlers come back afterwards); a second signal raises KeyboardInterrupt at once."""
+        self._signal = None
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def note(signum, frame):
+            if self._signal is not None:
+                raise KeyboardInterrupt
+            self._signal = signal.Signals(signum).name
+            if self.dist.is_main:  # os.write: print() is not safe inside a signal handler
+                os.write(
+                    2,
+                    f"\nganforge: {self._signal}: saving a checkpoint after this step (send "
+                    "it again to stop at once)\n".encode(),
+                )
+
+        previous = {s: signal.signal(s, note) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+
+    def _interrupt_agreed(self) -> bool:
+        """A signal arrived: single process, at once; under torchrun every rank must stop at the
+        same step, so ranks agree at logging steps (one tiny all-reduce, when syncs happen anyway)."""
+        if self.dist.world_size == 1:
+            return self._signal is not None
+        if self.step % self.config.train.log_every:
+            return False
+        flag = torch.tensor(float(self._signal is not None), device=self.device)
+        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+        return bool(flag.item())
 
     def _log(self, t0: float) -> dict[str, float]:
         scalars = self._flush_logs()
@@ -335,38 +403,39 @@ class Trainer:
             self.monitor.on_log(self, scalars)
         return scalars
 
-    def _fit(self) -> dict[str, Any]:
-        t = self.config.train
-        start_step, t0 = self.step, time.perf_counter()
+    def _end_callbacks(self) -> None:
         for cb in self.callbacks:
-            cb.on_train_start(self)
-        if self.monitor is not None:
-            self.monitor.on_train_start(self)
-        last: dict[str, float] = {}
+            cb.on_train_end(self)
+
+    def _fit(self) -> dict[str, Any]:
+        start_step, t0 = self.step, time.perf_counter()
         try:
-            deadline = t0 + 60 * t.max_minutes if t.max_minutes > 0 else float("inf")
-            while self.step < t.steps and not self.stop_requested:
-                if time.perf_counter() > deadline:
-                    break
-                log_now = (self.step + 1) % t.log_every == 0 or self.step + 1 == t.steps
-                try:
-                    self.train_step(log_now)
-                    if log_now:
-                        last = self._log(t0)
-                    for cb in self.callbacks:
-                        cb.on_step_end(self)
-                    if self.monitor is not None:
-                        self.monitor.on_step_end(self)
-                except RollbackNeeded as problem:  # only raised with the monitor on
-                    self.monitor.roll_back(self, problem)
-            if self._count:  # stopped between logging intervals (time limit, stop request)
-                last = self._log(t0)
+            for cb in self.callbacks:
+                cb.on_train_start(self)
+            if self.monitor is not None:
+                self.monitor.on_train_start(self)
+            last, interrupted = self._loop(t0)
+            failure = None
+            if not interrupted and self.monitor is not None:
+                failure = self.monitor.verdict(self)
+        except KeyboardInterrupt:  # a second signal, or one raised past the handler (threads)
+            self.failed = True
+            # Mid-step the state is half-way: keep the last checkpoint. Under torchrun the other
+            # ranks may not have stopped: no collective (the save gathers every rank's RNG).
+            consistent = not self._mid_step and self.dist.world_size == 1
+            error = self._interrupted(consistent)
+            self._end_callbacks()
+            raise error from None
         except BaseException:
             self.failed = True
+            self._end_callbacks()
             raise
-        finally:
-            for cb in self.callbacks:
-                cb.on_train_end(self)
+        if interrupted:
+            self.failed = True  # no final sample grid or export: the run is not finished
+            error = self._interrupted(consistent=True)
+            self._end_callbacks()
+            raise error
+        self._end_callbacks()
         seconds = time.perf_counter() - t0
         return {
             "steps": self.step,
@@ -374,7 +443,54 @@ class Trainer:
             "seconds": seconds,
             "last": last,
             "health": self.monitor.summary() if self.monitor is not None else "monitor off",
+            "failed": failure,
+            "advice": ADVICE if failure else None,
         }
+
+    def _loop(self, t0: float) -> tuple[dict[str, float], bool]:
+        """The steps until the end, a time limit, a stop request or a signal: (last log, signal)."""
+        t = self.config.train
+        last: dict[str, float] = {}
+        deadline = t0 + 60 * t.max_minutes if t.max_minutes > 0 else float("inf")
+        while self.step < t.steps and not self.stop_requested:
+            if self._interrupt_agreed():
+                return last, True
+            if time.perf_counter() > deadline:
+                break
+            log_now = (self.step + 1) % t.log_every == 0 or self.step + 1 == t.steps
+            try:
+                self._mid_step = True
+                self.train_step(log_now)
+                if log_now:
+                    last = self._log(t0)
+                self._mid_step = False
+                for cb in self.callbacks:
+                    cb.on_step_end(self)
+                if self.monitor is not None:
+                    self.monitor.on_step_end(self)
+            except RollbackNeeded as problem:  # only raised with the monitor on
+                self._mid_step = False
+                self.monitor.roll_back(self, problem)
+        if self._count:  # stopped between logging intervals (time limit, stop request)
+            last = self._log(t0)
+        return last, False
+
+    def _interrupted(self, consistent: bool) -> TrainingInterrupted:
+        """Checkpoint the state at this step boundary when it is finite; the error to raise."""
+        path, saved = None, False
+        if self.run_dir is not None:
+            path = self.run_dir / "checkpoints" / "last.pt"
+            healthy = consistent and int(self._bad_step) < 0  # no NaN loss since the last check
+            if healthy:  # save_checkpoint itself refuses non-finite weights
+                saved = self.save_checkpoint() is not None or not self.dist.is_main
+        if path is None or not (saved or path.exists()):
+            fix = "nothing to continue from: start the run again"
+            path = None
+        elif self.resume_command:
+            fix = f"continue with: {self.resume_command}"
+        else:
+            fix = f"continue with Trainer.resume('{path}') and fit()"
+        return TrainingInterrupted(self.step, path, saved, str(self.run_dir or "in memory"), fix)
 
     # ---- checkpoints -----------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -397,6 +513,9 @@ class Trainer:
             "lr_scale": self.lr_scale,
             "health": self.monitor.state_dict() if self.monitor is not None else None,
             "augment": self._augment.state_dict() if self._augment is not None else None,
+            # the logs accumulated since the last flush: a resume between logging steps (an
+            # interrupt) logs the same means as the uninterrupted run
+            "pending_logs": {"sums": dict(self._sums), "count": self._count},
         }
 
     @property
@@ -435,8 +554,11 @@ class Trainer:
             self.monitor.load_state_dict(state["health"])
         if self._augment is not None and state.get("augment"):
             self._augment.load_state_dict(state["augment"])
-        # Logs accumulated since the last flush, and the NaN flag, belong to the old trajectory.
-        self._sums, self._count = {}, 0
+        # The logs accumulated since the state's last flush are part of it; the NaN flag is not
+        # (only finite states are saved or kept as snapshots).
+        pending = state.get("pending_logs") or {}
+        self._sums = {k: v.to(self.device) for k, v in pending.get("sums", {}).items()}
+        self._count = int(pending.get("count", 0))
         self._bad_step = torch.full_like(self._bad_step, -1)
 
     def resume(self, path: str | Path) -> None:
