@@ -199,8 +199,18 @@ def _add_eval(sub) -> None:
         "sets (--real/--fake: folders or .npy arrays in [-1, 1] or uint8).",
     )
     p.add_argument("model", nargs="?", metavar="RUN_OR_FILE")
-    p.add_argument("--metrics", default="fid,kid,is,pr,dc", help="comma list (default: all five)")
-    p.add_argument("--n", type=int, default=10000, help="generated samples (default 10000)")
+    p.add_argument(
+        "--metrics",
+        default=None,
+        help="comma list of fid,kid,is,pr,dc (default: all five; without class logits, "
+        "as with randconv, all but is)",
+    )
+    p.add_argument(
+        "--n",
+        type=int,
+        default=None,
+        help="generated samples (default: 10000 from a run, every --fake image)",
+    )
     p.add_argument(
         "--ref",
         default=None,
@@ -535,11 +545,12 @@ def cmd_sample(args) -> int:
     return 0
 
 
-def _eval_toy(model, args) -> int:
+def _eval_toy(model, args, out_json: Path | None) -> int:
     """2-D toy runs (ring, grid): modes recovered and high-quality share (VEEGAN protocol)."""
     import torch
 
     from ganforge.data import load_dataset
+    from ganforge.metrics.evaluate import save_result
     from ganforge.metrics.modes import mode_coverage
 
     data = load_dataset(model.config.data.source)
@@ -550,62 +561,105 @@ def _eval_toy(model, args) -> int:
             "evaluate image runs instead",
         )
     result = mode_coverage(
-        model.sample(args.n, seed=args.seed), torch.tensor(data.meta["centers"]), data.meta["std"]
+        model.sample(args.n or 10_000, seed=args.seed),
+        torch.tensor(data.meta["centers"]),
+        data.meta["std"],
     )
     print(f"evaluated  {model.source} (step {model.step}) on {model.config.data.source}")
     print(f"modes      {result['modes']} of {result['num_modes']}")
     print(f"high_quality {result['high_quality']:.4f}  (share within 3 std of a mode)")
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2))
+    if out_json is not None:
+        _save_eval_json(save_result, result, out_json)
     return 0
 
 
+def _save_eval_json(save, result: dict, out_json: Path) -> None:
+    """Write the JSON after the figures are printed; a failure is one line that says so."""
+    try:
+        save(result, out_json)
+    except OSError as e:
+        raise GanforgeError(
+            f"cannot write the JSON result ({e.strerror or type(e).__name__}); the figures "
+            "above are the result",
+            str(out_json),
+            "pass --json FILE somewhere writable",
+        ) from None
+    print(f"wrote      {out_json}")
+
+
 def cmd_eval(args) -> int:
+    from ganforge.io_checks import check_writable
     from ganforge.metrics import evaluate
-    from ganforge.metrics.reference import resolve_reference
+    from ganforge.metrics.compare import prepare_comparison
+    from ganforge.metrics.evaluate import check_metrics, save_result
     from ganforge.training.evaluation import default_extractor, default_reference
 
+    # Every flag checked before any work (metric names, counts, where the JSON goes).
+    metrics = check_metrics(args.metrics)
+    if args.n is not None and args.n < 1:
+        raise GanforgeError(f"--n must be >= 1, got {args.n}", fix="evaluate at least 1 image")
+    if args.model and args.fake:
+        raise GanforgeError(
+            "--fake compares two image sets, not a run",
+            f"{args.model} and --fake {args.fake}",
+            "drop RUN_OR_FILE or --fake (--real/--ref set a run's reference)",
+        )
     out_json = Path(args.json) if args.json else None
+    json_fix = "pass --json FILE somewhere writable"
     if args.model:
         from ganforge.sampling import load_generator
 
         model = load_generator(args.model, args.device)
+        if out_json is None and Path(args.model).is_dir():
+            out_json = Path(args.model) / "eval" / f"eval_step{model.step:07d}.json"
+        if out_json is not None:
+            check_writable(out_json, what="JSON result", fix=json_fix)
         if len(model.config.model.sample_shape) == 1:
-            return _eval_toy(model, args)
+            return _eval_toy(model, args, out_json)
         reference = args.ref or args.real or default_reference(model.config)
         if not reference:  # the run's own training data
             from ganforge.data import load_dataset
 
             d = model.config.data
             reference = load_dataset(d.source, d.resolution, d.channels, d.limit)
-        extractor = args.extractor or default_extractor(model.config)
-        source = model.sampler(seed=args.seed)
+        if args.extractor:
+            extractor, why = args.extractor, "--extractor"
+        else:
+            extractor, why = default_extractor(model.config), "the run's default, as in training"
+        source, n = model.sampler(seed=args.seed), args.n or 10_000
         what = f"{model.source} (step {model.step})"
-        if out_json is None and Path(args.model).is_dir():
-            out_json = Path(args.model) / "eval" / f"eval_step{model.step:07d}.json"
     elif args.real and args.fake:
-        reference = args.real
-        fake = resolve_reference(args.fake)
-        source, what = fake.images(), args.fake
-        extractor = args.extractor or ("mnist" if source.shape[1] == 1 else "randconv")
+        if out_json is not None:
+            check_writable(out_json, what="JSON result", fix=json_fix)
+        plan = prepare_comparison(args.real, args.fake, args.extractor, args.inception_weights)
+        reference, source, n, what = plan.reference, plan.fake, args.n, args.fake
+        extractor, why = plan.extractor, plan.why
+    elif args.real or args.fake:
+        given, missing = ("--real", "--fake") if args.real else ("--fake", "--real")
+        raise GanforgeError(
+            f"{given} needs {missing}", fix="ganforge eval --real REF --fake FAKES, or eval RUN"
+        )
     else:
         raise GanforgeError("eval needs a RUN_OR_FILE, or both --real and --fake")
     result = evaluate(
         source,
         reference,
-        args.metrics,
-        n=args.n,
+        metrics,
+        n=n,
         extractor=extractor,
         seed=args.seed,
         device=args.device,
         weights=args.inception_weights,
+        extractor_choice=why,
     )
     p = result["protocol"]
     print(f"evaluated  {what}")
     print(
-        f"protocol   extractor={p.get('extractor', extractor)}  n_fake={p['n_fake']}  "
+        f"protocol   extractor={p.get('extractor', extractor)} ({why})  n_fake={p['n_fake']}  "
         f"n_ref={p['n_ref']}  reference={p['reference']}"
     )
+    for name, reason in p.get("skipped", {}).items():
+        print(f"skipped    {name}: {reason}")
     for key in (
         "fid",
         "kid_mean",
@@ -623,9 +677,7 @@ def cmd_eval(args) -> int:
             print(f"{key:<24} {result[key]:.4f}")
     print(f"seconds    {result['seconds']:.1f}")
     if out_json is not None:
-        out_json.parent.mkdir(parents=True, exist_ok=True)
-        out_json.write_text(json.dumps(result, indent=2, default=str))
-        print(f"wrote      {out_json}")
+        _save_eval_json(save_result, result, out_json)
     return 0
 
 
