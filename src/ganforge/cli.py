@@ -2,12 +2,37 @@
 
 from __future__ import annotations
 
+import os
+
+# Before torch loads OpenMP, which reads this once: idle threads sleep instead of spinning on
+# cores other jobs need (3x on a busy CPU, nothing lost on a quiet one: training/performance.py).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import argparse
 import json
+import math
+import os
 import sys
 from pathlib import Path
 
 from ganforge.errors import GanforgeError
+
+DESCRIPTION = (
+    "Train, evaluate and use Generative Adversarial Networks. `ganforge train` alone trains a "
+    "DCGAN on the embedded 8x8 digits and prints where the run went."
+)
+EPILOG = """\
+examples:
+  ganforge train                                  train the default run (digits DCGAN)
+  ganforge presets                                the named recipes, one line each
+  ganforge sample runs/NAME -n 64 -o grid.png     a grid of samples from a run
+  ganforge eval runs/NAME --metrics fid,pr        quality against the reference data
+  ganforge info runs/NAME                         what a run is and how far it got
+  ganforge COMMAND --help                         every flag of a command, with its default
+
+Errors are one line (`ganforge: error: ...`, exit 2); an interrupted run exits 130 and says
+how to resume; an internal error exits 3 and names its crash log.
+"""
 
 
 def _on_off(text: str) -> bool:
@@ -18,6 +43,35 @@ def _on_off(text: str) -> bool:
     if value in ("off", "false", "no", "0"):
         return False
     raise argparse.ArgumentTypeError(f"expected on or off, got {text!r}")
+
+
+def _finite_float(text: str) -> float:
+    """A number flag: a finite float (nan and inf are refused where they are typed)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with the one-line error contract: `ganforge: error: <what>, <command>, <fix>`."""
+
+    def error(self, message: str):
+        print(f"ganforge: error: {message}, {self.prog}, see `{self.prog} --help`", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _finite_floats(parser: argparse.ArgumentParser) -> None:
+    """Every float flag of every (sub)command refuses nan and inf at parse time."""
+    for action in parser._actions:  # argparse has no public walk over its actions
+        if action.type is float:
+            action.type = _finite_float
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _finite_floats(sub)
 
 
 # flag -> (section, key, type); every one overrides the preset / config file.
@@ -101,7 +155,7 @@ TRAIN_FLAGS = {
 def _add_train(sub) -> None:
     p = sub.add_parser(
         "train",
-        help="train a GAN (default: DCGAN on the embedded digits, ~1 min)",
+        help="train a GAN (default: DCGAN on the embedded 8x8 digits, 1,500 steps)",
         description="Train a GAN. Flags override --preset / --config.",
     )
     p.add_argument("--preset", help="a named preset (see `ganforge presets`)")
@@ -389,10 +443,20 @@ def _add_translate(sub) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (also used to document the CLI)."""
-    parser = argparse.ArgumentParser(prog="ganforge", description=__doc__)
+    parser = _Parser(
+        prog="ganforge",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     from ganforge import __version__
 
     parser.add_argument("--version", action="version", version=f"ganforge {__version__}")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the traceback of an internal error (also GANFORGE_DEBUG=1; any position)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)
     _add_sample(sub)
@@ -408,6 +472,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", metavar="RUN")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     sub.add_parser("presets", help="list the presets, one line each")
+    _finite_floats(parser)
     return parser
 
 
@@ -505,6 +570,13 @@ def cmd_train(args) -> int:
     )
     if "health" in summary:
         print(f"ganforge: health: {summary['health']}")
+    if summary.get("failed"):  # trained, but its generator is unusable: saved, exit 1
+        raise GanforgeError(
+            f"the run FAILED: {summary['failed']}",
+            str(run_dir),
+            f"{summary['advice']} (what it made is kept: ganforge info {run_dir})",
+            exit_code=1,
+        )
     print(f"ganforge: run saved to {run_dir}  (samples/, checkpoints/last.pt, generator.pt)")
     if config.model.family == "srgan":
         print(f"ganforge: next: ganforge upscale {run_dir} input.png -o output.png")
@@ -933,22 +1005,87 @@ COMMANDS = {
 }
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: run a command; user errors become one line on stderr and exit code 2."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
-    args.argv = argv
+def _check_common(args) -> None:
+    """Flags every command shares, checked before any work: the device exists here."""
+    device = getattr(args, "device", None)
+    if isinstance(device, str) and device != "cpu":  # (cpu always exists: no torch import yet)
+        from ganforge.training.loop import resolve_device
+
+        resolve_device(device)
+
+
+def _crash_report(error: BaseException) -> Path | None:
+    """Write the traceback of an unexpected error to a crash log; its path (None if unwritable)."""
+    import tempfile
+    import time
+    import traceback
+
+    text = "".join(traceback.format_exception(error))
+    stamp = time.strftime("%Y%m%d-%H%M%S")
     try:
+        from ganforge.metrics.cache import cache_root
+
+        folders = [cache_root() / "crashes", Path(tempfile.gettempdir())]
+    except Exception:  # noqa: BLE001 - the crash report must not crash
+        folders = [Path(tempfile.gettempdir())]
+    for folder in folders:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"ganforge-crash-{stamp}-{os.getpid()}.log"
+            path.write_text(f"ganforge {' '.join(sys.argv[1:])}\n{text}")
+            return path
+        except OSError:
+            continue
+    return None
+
+
+def _quiet_broken_pipe() -> int:
+    """`ganforge info RUN | head`: the reader left; stop writing without a traceback."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 141  # 128 + SIGPIPE, what a shell tool killed by the closed pipe reports
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run a command. A user error is one line on stderr and its exit code (2;
+    130 interrupted; 1 a run that failed); anything else is a bug: one line, the traceback in a
+    crash log, exit 3 (`--debug` raises it instead)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("GANFORGE_DEBUG", "") not in ("", "0")
+    argv = [a for a in argv if a != "--debug"]
+    try:
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as e:  # a usage error (printed as one line), --help or --version
+            return e.code if isinstance(e.code, int) else 2
+        args.argv = argv
+        _check_common(args)
         return COMMANDS[args.command](args)
     except GanforgeError as e:
         print(f"ganforge: error: {e}", file=sys.stderr)
-        return 2
+        return e.exit_code
     except KeyboardInterrupt:
+        print("ganforge: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+    except SystemExit:
+        raise
+    except Exception as e:  # noqa: BLE001 - the last line of defence, see the docstring
+        if debug:
+            raise
+        log = _crash_report(e)
+        message = " ".join(str(e).split())[:300]
+        where = f"traceback in {log}" if log else "the traceback could not be saved"
         print(
-            "ganforge: interrupted (the last checkpoint is intact; continue with --resume)",
+            f"ganforge: internal error: {type(e).__name__}: {message} ({where}; "
+            "rerun with --debug to see it, and please report it)",
             file=sys.stderr,
         )
-        return 130
+        return 3
 
 
 if __name__ == "__main__":
