@@ -845,6 +845,9 @@ def cmd_augment(args) -> int:
         device=args.device,
     )
     print("\n".join(report.lines()))
+    failure = report.failure()
+    if failure is not None:
+        raise failure
     return 0
 
 

@@ -100,6 +100,35 @@ def test_filter_gives_up_after_max_draws_and_says_so(crun, tmp_path):
     assert (three.kept, three.rejected) == (0, 12)
     assert not (tmp_path / "o" / "3").exists() or not any((tmp_path / "o" / "3").iterdir())
     assert any("kept 0 of 4 (gave up)  rejected 12 (100.0%)" in line for line in report.lines())
+    failure = report.failure()
+    assert failure is not None and failure.exit_code == 1
+    assert "fewer than 4 images for 1 of 2 classes: 3 (0)" in str(failure)
+
+
+def test_a_filtered_export_that_falls_short_exits_non_zero(crun, tmp_path, capsys):
+    """An untrained G's samples are not recognised: the CLI says the dataset is incomplete."""
+    out = tmp_path / "short"
+    code, stdout, err = run_cli(
+        capsys, "augment", crun, "--per-class", 3, "--out", out, "--filter", "--threshold", 0.999
+    )
+    assert code == 1, (stdout, err)
+    assert "(gave up)" in stdout  # the per-class table is still printed
+    (line,) = err.strip().splitlines()
+    assert line.startswith("ganforge: error: the filter kept fewer than 3 images for ")
+    assert "dataset is incomplete" in line and str(out) in line and "--threshold" in line
+    assert (out / "labels.csv").is_file()  # what was kept stays, as the line says
+
+
+def test_a_full_filtered_export_exits_zero(crun, tmp_path):
+    def always_zero(images):
+        logits = torch.full((len(images), 10), -10.0)
+        logits[:, 0] = 10.0
+        return logits
+
+    report = export_dataset(
+        crun, tmp_path / "o", per_class=2, classes=[0], filter=True, classifier=always_zero
+    )
+    assert report.failure() is None and report.total == 2
 
 
 def test_filter_with_the_mnist_classifier_through_the_cli(crun, tmp_path, capsys):
@@ -107,7 +136,9 @@ def test_filter_with_the_mnist_classifier_through_the_cli(crun, tmp_path, capsys
     code, stdout, err = run_cli(
         capsys, "augment", crun, "--per-class", 2, "--out", out, "--filter", "--threshold", 0.0
     )
-    assert code == 0, err
+    # a 4-step G makes few recognisable digits: the export falls short and says so (exit 1)
+    assert code in (0, 1), err
+    assert (code == 1) == ("(gave up)" in stdout)
     lines = stdout.strip().splitlines()
     assert "mnist classifier" in lines[1]
     counts = [re.search(r"class (\d)\s+kept (\d+).*rejected (\d+)", line) for line in lines[2:]]

@@ -250,6 +250,28 @@ class ExportReport:
         """Images written."""
         return sum(c.kept for c in self.classes)
 
+    @property
+    def short_classes(self) -> list[ClassCount]:
+        """Classes the filter kept fewer than `per_class` images of (it gave up on them)."""
+        return [c for c in self.classes if c.kept < self.per_class]
+
+    def failure(self) -> GanforgeError | None:
+        """The error a filtered export that fell short ends with (None when every class is
+        full): an unbalanced or near-empty dataset must not look like a success."""
+        short = self.short_classes
+        if not short:
+            return None
+        names = ", ".join(f"{c.name} ({c.kept})" for c in short[:10])
+        more = f" and {len(short) - 10} more" if len(short) > 10 else ""
+        return GanforgeError(
+            f"the filter kept fewer than {self.per_class} images for {len(short)} of "
+            f"{len(self.classes)} classes: {names}{more}; the dataset is incomplete",
+            str(self.out),
+            "the classifier does not recognise the generator's samples as their class: train "
+            "longer, or lower --threshold (the images kept are in the folder, listed in labels.csv)",
+            exit_code=1,
+        )
+
     def lines(self) -> list[str]:
         """A human-readable summary, one line per class when filtered."""
         lines = [
