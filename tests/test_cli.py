@@ -251,3 +251,5 @@ def test_eval_toy_run_reports_mode_coverage(tmp_path, capsys):
     assert code == 0 and "of 8" in out
     result = json.loads((tmp_path / "modes.json").read_text())
     assert result["num_modes"] == 8 and sum(result["counts"]) <= 500
+    code, out, _ = run_cli(capsys, "sample", tmp_path / "ring", "-o", tmp_path / "ring.png")
+    assert code == 0 and "(scatter plot, step 4)" in out and "grid" not in out

@@ -613,7 +613,8 @@ def cmd_sample(args) -> int:
         row_labels=row_names,
         overwrite=args.overwrite,
     )
-    print(f"ganforge: wrote {n} samples to {out} ({fmt}, step {model.step})")
+    kind = "scatter plot" if vectors and fmt == "grid" else fmt  # 2-D points are not a grid
+    print(f"ganforge: wrote {n} samples to {out} ({kind}, step {model.step})")
     return 0
 
 
@@ -663,7 +664,7 @@ def cmd_eval(args) -> int:
     from ganforge.io_checks import check_writable
     from ganforge.metrics import evaluate
     from ganforge.metrics.compare import prepare_comparison
-    from ganforge.metrics.evaluate import check_metrics, save_result
+    from ganforge.metrics.evaluate import check_metrics, result_lines, save_result
     from ganforge.training.evaluation import default_extractor, default_reference
 
     # Every flag checked before any work (metric names, counts, where the JSON goes).
@@ -732,21 +733,8 @@ def cmd_eval(args) -> int:
     )
     for name, reason in p.get("skipped", {}).items():
         print(f"skipped    {name}: {reason}")
-    for key in (
-        "fid",
-        "kid_mean",
-        "kid_std",
-        "is_mean",
-        "is_std",
-        "precision",
-        "recall",
-        "density",
-        "coverage",
-        "class_entropy_bits",
-        "classes_under_half",
-    ):
-        if key in result:
-            print(f"{key:<24} {result[key]:.4f}")
+    for line in result_lines(result):
+        print(line)
     print(f"seconds    {result['seconds']:.1f}")
     if out_json is not None:
         _save_eval_json(save_result, result, out_json)

@@ -177,3 +177,17 @@ def test_mnist_train_vs_test_floors_at_10k():
     assert result["fid"] < 3 and abs(result["kid_mean"]) < 0.2
     assert min(result["precision"], result["recall"], result["coverage"]) > 0.8
     assert result["is_mean"] > 9.5
+
+
+def test_result_lines_explain_every_figure():
+    from ganforge.metrics.evaluate import FIGURES, result_lines
+
+    result = {key: 0.5 for key in FIGURES}
+    result.update(class_entropy_max_bits=np.log2(10), classes_under_half_names=["3", "8"])
+    lines = result_lines(result)
+    assert len(lines) == len(FIGURES)
+    entropy = next(line for line in lines if line.startswith("class_entropy_bits"))
+    assert "3.32 bits" in entropy and "every class equally often" in entropy
+    under = next(line for line in lines if line.startswith("classes_under_half"))
+    assert under.endswith(": 3, 8") and "half as often" in under
+    assert result_lines({"fid": 1.0, "seconds": 2.0})[0].split()[:2] == ["fid", "1.0000"]

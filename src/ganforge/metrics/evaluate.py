@@ -332,3 +332,39 @@ def save_result(result: dict, path: str | Path) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+# What each reported figure means, for the console (README's metric section says more).
+FIGURES = {
+    "fid": "Frechet distance of feature means and covariances (lower is better, 0 = identical)",
+    "kid_mean": "kernel inception distance, unbiased MMD^2 (lower is better; raw units, papers "
+    "often print x1000)",
+    "kid_std": "its spread over the subsets",
+    "is_mean": "Inception Score over the splits (higher is better; max = number of classes)",
+    "is_std": "its spread over the splits",
+    "precision": "share of fakes inside the real data's k-NN balls (realism; higher is better)",
+    "recall": "share of reals inside the fakes' k-NN balls (coverage of the data; higher)",
+    "density": "mean count of real balls holding a fake, / k (about 1 when fakes look real)",
+    "coverage": "share of reals whose nearest fake is inside their ball (higher is better)",
+    "class_entropy_bits": "entropy of the classes the classifier sees in the fakes; the maximum, "
+    "log2(classes) = {max_bits:.2f} bits, means every class equally often",
+    "classes_under_half": "classes generated less than half as often as 1/classes (0 is best; a "
+    "dropped class is a sign of mode collapse){names}",
+}
+
+
+def result_lines(result: dict) -> list[str]:
+    """One console line per reported figure: name, value, and what it means."""
+    fill = {
+        "max_bits": result.get("class_entropy_max_bits", float("nan")),
+        "names": (
+            f": {', '.join(map(str, result['classes_under_half_names']))}"
+            if result.get("classes_under_half_names")
+            else ""
+        ),
+    }
+    return [
+        f"{key:<20} {result[key]:>10.4f}  {meaning.format(**fill)}"
+        for key, meaning in FIGURES.items()
+        if key in result
+    ]
