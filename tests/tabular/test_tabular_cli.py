@@ -71,10 +71,9 @@ def _csv(tmp_path, content: bytes | str, name="bad.csv"):
     ("content", "extra", "pattern"),
     [
         ("a,b\n1,2\n3,4,5\n", [], r"line 3 has 3 fields, the header has 2"),
-        ('a,b\n1,"x\n', [], r"malformed CSV on line"),
+        ('a,b\n1,"x\n', [], r"ends inside a quoted field"),
         ("", [], r"the file is empty"),
         ("a,b\n", [], r"header but no data rows"),
-        ("a,b\n1,\n2,\n3,\n", [], r"column 'b' has no values \(all 3 missing\)"),
         (
             "a,b\n1,x\n2,y\n",
             ["--discrete", "a,nope"],

@@ -33,7 +33,8 @@ def test_bom_and_blank_lines_are_fine(tmp_path):
     [
         ("a,b\n1,2\n3,4,5\n4,5\n", r"line 3 has 3 fields, the header has 2"),
         ("a,b\n1,2\n3\n", r"line 3 has 1 fields"),
-        ('a,b\n1,"2\n', r"malformed CSV on line \d"),
+        ('a,b\n1,"2\n', r"ends inside a quoted field \(the quote opens in the record on line 2\)"),
+        ('a,b\n1,"2"x\n', r"malformed CSV on line 2"),
         ("", r"the file is empty"),
         ("  \n\n", r"the file is empty"),
         ("a,b,c\n", r"header but no data rows"),

@@ -7,7 +7,7 @@ import torch
 from scipy.stats import norm
 
 from ganforge.errors import GanforgeError
-from ganforge.tabular.transformer import TableTransformer, fit_mixture
+from ganforge.tabular.transformer import TableTransformer, fit_mixture, reflect
 
 
 def test_mixture_finds_two_separated_modes():
@@ -157,10 +157,15 @@ def test_rare_levels_are_grouped_and_sampled_back_by_frequency():
     assert np.abs(observed - expected).max() < 0.01
 
 
+def test_an_empty_column_stays_empty(table):
+    tr = TableTransformer(mixture_rows=500).fit(table.assign(empty=np.nan))
+    assert "empty: constant (empty)" in tr.decisions
+    assert any("'empty' is empty in every row" in w for w in tr.warnings)
+    out = tr.inverse_transform(tr.transform(table.assign(empty=np.nan)))
+    assert out["empty"].isna().all() and list(out.columns) == [*table.columns, "empty"]
+
+
 def test_bad_columns_are_clear_errors(table):
-    frame = table.assign(empty=np.nan)
-    with pytest.raises(GanforgeError, match="column 'empty' has no values"):
-        TableTransformer().fit(frame)
     with pytest.raises(GanforgeError, match=r"discrete column\(s\) 'nope' not in the table"):
         TableTransformer().fit(table, discrete_columns=["nope"])
     tr = TableTransformer(mixture_rows=500).fit(table)
@@ -193,3 +198,88 @@ def test_public_bounds_may_be_dates_and_are_checked(table):
         TableTransformer().fit(table[["day"]], public={"day": {"min": "soon", "max": 1}})
     with pytest.raises(GanforgeError, match="max is below min"):
         TableTransformer().fit(table[["age"]], public={"age": {"min": 5, "max": 1}})
+
+
+# ---- ids and ranges ----------------------------------------------------------------------------
+
+
+def _ids_table(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    hexes = rng.integers(0, 16, (n, 32))
+    return pd.DataFrame(
+        {
+            "x": rng.normal(size=n),
+            "row": np.arange(1000, 1000 + n),  # an integer sequence
+            "code": [f"C{i:05d}" for i in rng.permutation(n)],  # prefix + zero-padded number
+            "uuid": ["".join("0123456789abcdef"[h] for h in row) for row in hexes],
+            "name": ["".join(rng.choice(list("abcdefgh"), 6)) for _ in range(n)],
+            "user_id": rng.permutation(n) * 7 + 3,  # integers, not in steps: the name says id
+            "score": rng.permutation(n),  # unique integers in steps of 1: an id as well
+            "amount": rng.integers(0, 10**6, n),  # integers, unique, no steps, no id name
+        }
+    )
+
+
+def test_id_columns_get_fresh_unique_ids_of_the_same_format():
+    frame = _ids_table()
+    frame["amount"] = frame["amount"].astype(np.int64)
+    tr = TableTransformer(mixture_rows=200).fit(frame)
+    kinds = {c.name: (c.kind, c.id_format) for c in tr.columns}
+    assert kinds["x"][0] == "continuous" and kinds["amount"][0] == "continuous"
+    assert kinds["row"] == ("id", "int") and kinds["code"] == ("id", "counter")
+    assert kinds["uuid"] == ("id", "pattern") and kinds["name"] == ("id", "pattern")
+    assert kinds["user_id"] == ("id", "int")
+    assert "row: id, not learned (fresh ids: 1300, 1301, ...)" in tr.decisions
+    assert any("'code' is unique in every row" in w for w in tr.warnings)
+    matrix = np.zeros((700, tr.output_dim), dtype=np.float32)
+    # two chunks of one sampling run, as TabularGAN.sample_chunks makes them
+    out = pd.concat(
+        [tr.inverse_transform(matrix, row_offset=0), tr.inverse_transform(matrix, row_offset=700)]
+    )
+    for name in ("row", "code", "uuid", "name", "user_id"):
+        fresh = out[name]
+        assert fresh.is_unique, name
+        assert not set(fresh) & set(frame[name]), name  # none of them a real id
+    assert out["row"].dtype == np.int64 and out["row"].iloc[0] == 1300
+    assert out["code"].str.fullmatch(r"C\d{5}").all()
+    assert out["uuid"].str.fullmatch(r"[0-9a-f]{32}").all()
+    assert out["name"].str.fullmatch(r"[a-z]{6}").all()
+
+
+def test_ids_survive_save_and_load_and_can_be_switched_off(tmp_path):
+    frame = _ids_table(60)
+    tr = TableTransformer(mixture_rows=200).fit(frame)
+    torch.save(tr.to_dict(), tmp_path / "t.pt")
+    again = TableTransformer.from_dict(torch.load(tmp_path / "t.pt", weights_only=True))
+    matrix = np.zeros((50, tr.output_dim), dtype=np.float32)
+    pd.testing.assert_frame_equal(again.inverse_transform(matrix), tr.inverse_transform(matrix))
+    learned = TableTransformer(mixture_rows=200).fit(frame, id_columns=[])
+    assert all(c.kind != "id" for c in learned.columns)
+    forced = TableTransformer(mixture_rows=200).fit(frame, discrete_columns=["code"])
+    assert forced.columns[2].kind == "discrete"
+    assert any("learned as a category as asked" in w for w in forced.warnings)
+    with pytest.raises(GanforgeError, match=r"id column\(s\) 'nope' not in the table"):
+        TableTransformer().fit(frame, id_columns=["nope"])
+
+
+def test_small_or_repeating_columns_are_not_ids(table):
+    frame = _ids_table(12)  # under ID_MIN_ROWS rows: no column is taken for ids
+    assert all(c.kind != "id" for c in TableTransformer(mixture_rows=200).fit(frame).columns)
+    tr = TableTransformer(mixture_rows=500).fit(table)
+    assert all(c.kind != "id" for c in tr.columns)  # dates are unique per row, but not ids
+
+
+def test_out_of_range_values_are_reflected_not_piled_on_the_bounds():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"v": rng.uniform(0.0, 10.0, 2000)})
+    tr = TableTransformer(mixture_rows=2000, max_modes=1).fit(frame)
+    c = tr.columns[0]
+    block = np.zeros((4000, tr.output_dim), dtype=np.float32)
+    block[:, 0] = rng.uniform(-1, 1, 4000)  # alpha over +-4 std: far past both ends
+    block[:, 1] = 1.0
+    out = tr.inverse_transform(block)["v"].to_numpy()
+    assert (out >= c.lo).all() and (out <= c.hi).all()
+    on_bounds = np.mean((out == c.lo) | (out == c.hi))
+    assert on_bounds < 0.01  # a clip puts about 40% exactly on them
+    np.testing.assert_allclose(reflect(np.array([-1.0, 11.0, 12.5, 25.0]), 0.0, 10.0),
+                               [1.0, 9.0, 7.5, 5.0])  # fmt: skip

@@ -7,8 +7,12 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ganforge.errors import GanforgeError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def add_tabular_parser(sub) -> None:
@@ -24,6 +28,12 @@ def add_tabular_parser(sub) -> None:
     f.add_argument("-o", "--output", required=True, metavar="MODEL.gft")
     f.add_argument(
         "--discrete", metavar="A,B", help="discrete columns (default: detected, decision printed)"
+    )
+    f.add_argument(
+        "--id-columns",
+        metavar="A,B|none",
+        help="columns given fresh ids instead of being learned (default: detected: unique in "
+        "every row, integers in steps or text; decision printed); none: learn every column",
     )
     f.add_argument("--epochs", type=int, default=300, help="passes over the table (default 300)")
     f.add_argument("--batch-size", type=int, default=1000)
@@ -74,7 +84,10 @@ def add_tabular_parser(sub) -> None:
     r.add_argument("real", metavar="REAL.csv", help="the training table")
     r.add_argument("synthetic", metavar="SYNTH.csv")
     r.add_argument("--holdout", metavar="TEST.csv", help="real rows not used for training")
-    r.add_argument("--target", help="column to predict for ML efficacy (default: the last)")
+    r.add_argument(
+        "--target",
+        help="column to predict for ML efficacy (default: the last column, said in the output)",
+    )
     r.add_argument("--discrete", metavar="A,B", help="discrete columns (default: detected)")
     r.add_argument("-o", "--output", required=True, metavar="REPORT.html", help="also REPORT.json")
     r.add_argument("--privacy-rows", type=int, default=2000, help="rows sampled for distances")
@@ -86,6 +99,87 @@ def _names(text: str | None) -> list[str] | None:
         return None
     names = [n.strip() for n in text.split(",") if n.strip()]
     return names
+
+
+def _id_columns(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    if text.strip().lower() == "none":
+        return []
+    names = _names(text)
+    if not names:
+        raise GanforgeError(f"--id-columns {text!r} names no column", fix="e.g. --id-columns id")
+    return names
+
+
+def _size(path: str) -> str:
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        return ""
+    return f" ({size / 1e6:.1f} MB)" if size >= 1e5 else ""
+
+
+def _read_table(path: str, out, what: str = "", always: bool = True) -> pd.DataFrame:
+    """read_csv with a line before (big files take seconds) and what was detected after (printed
+    `always`, else only for a big file or a detected separator)."""
+    import time
+
+    t0 = time.perf_counter()
+    big = bool(_size(path))
+    if big:  # (printed before pandas is imported: the first line comes at once)
+        print(f"ganforge: reading {what}{path}{_size(path)} ...", file=out, flush=True)
+    from ganforge.tabular.io import read_csv
+
+    frame = read_csv(path)
+    took = time.perf_counter() - t0
+    detected = frame.attrs.get("csv_format")
+    notes = [f"{detected}, detected" if detected else "", f"{took:.1f}s" if big else ""]
+    shown = "; ".join(n for n in notes if n)
+    if not (always or shown):
+        return frame
+    print(
+        f"ganforge: {len(frame)} rows x {frame.shape[1]} columns from {path}"
+        + (f" ({shown})" if shown else ""),
+        file=out,
+        flush=True,
+    )
+    return frame
+
+
+class _Progress:
+    """Progress lines while the table is prepared: at most one every 2 s (none for quick fits)."""
+
+    def __init__(self, out, every: float = 2.0):
+        import time
+
+        self.out, self.every, self.clock = out, every, time.perf_counter
+        self.t0 = self.last = self.clock()
+        self.first = None  # (done, time) of the first call: the rate leaves start-up costs out
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        now = self.clock()
+        if stage == "transform":
+            if now - self.t0 > self.every:
+                print(f"ganforge: encoding {total} rows ...", file=self.out, flush=True)
+            return
+        if self.first is None:
+            self.first = (done, now)
+        if now - self.last < self.every or done == total:
+            return
+        self.last = now
+        start, then = self.first
+        left = ""
+        if done > start:
+            left = f", about {(now - then) / (done - start) * (total - done):.0f}s left"
+        print(
+            f"ganforge: fitting columns: {done}/{total} ({now - self.t0:.0f}s{left})",
+            file=self.out,
+            flush=True,
+        )
+
+
+_SHOWN_COLUMNS = 40  # decision lines printed in full up to this many columns
 
 
 def _check_writable(path: Path) -> None:
@@ -126,13 +220,13 @@ def _public_metadata(path: str | None) -> dict | None:
 def fit(args: argparse.Namespace, out=None) -> int:
     """`ganforge tabular fit`."""
     out = out or sys.stdout
-    from ganforge.tabular import TabularGAN
-    from ganforge.tabular.io import read_csv
-
     output = Path(args.output)
     _check_writable(output)
-    frame = read_csv(args.data)
+    id_columns = _id_columns(args.id_columns)
+    frame = _read_table(args.data, out)
     public = _public_metadata(args.public_metadata)
+    from ganforge.tabular import TabularGAN  # (torch: after the first lines are out)
+
     if public is not None:  # (columns it names that the table lacks: the transformer says so)
         if args.epsilon is None:
             print("ganforge: note: --public-metadata matters only with --epsilon", file=out)
@@ -152,19 +246,24 @@ def fit(args: argparse.Namespace, out=None) -> int:
         max_minutes=args.max_minutes,
         precision=args.precision,
     )
-    print(f"ganforge: {len(frame)} rows x {frame.shape[1]} columns from {args.data}", file=out)
     how = "given" if args.discrete else "detected"
 
     def show_columns(decisions: list[str], notes: list[str]) -> None:
         print(f"ganforge: columns ({how} discrete; the rest continuous or constant):", file=out)
-        for line in decisions:
+        shown = decisions if len(decisions) <= _SHOWN_COLUMNS else decisions[: _SHOWN_COLUMNS // 2]
+        for line in shown:
             print(f"  {line}", file=out)
+        if len(shown) < len(decisions):
+            kinds = [d.split(": ", 1)[1].split(" ", 1)[0].strip(",") for d in decisions]
+            counts = ", ".join(f"{kinds.count(k)} {k}" for k in sorted(set(kinds)))
+            print(f"  ... {len(decisions) - len(shown)} more ({counts} in all)", file=out)
         for note in notes:
             print(f"ganforge: warning: {note}", file=out)
         out.flush()
 
     model.on_columns = show_columns
-    model.fit(frame, _names(args.discrete), public, args.run_dir, args.resume)
+    model.on_progress = None if args.quiet else _Progress(out)
+    model.fit(frame, _names(args.discrete), public, args.run_dir, args.resume, id_columns)
     t = model.timings
     print(
         f"ganforge: fit in {t['fit_s']:.1f}s (preprocessing {t['preprocess_s']:.1f}s, "
@@ -191,7 +290,17 @@ def fit(args: argparse.Namespace, out=None) -> int:
     return 0
 
 
+def _same_value(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    try:
+        return float(a) == float(b)
+    except ValueError:
+        return False
+
+
 def _conditions(where: list[str] | None) -> dict[str, str]:
+    """--where COL=VALUE flags as {COL: VALUE}; one column asked for two values is an error."""
     conditions: dict[str, str] = {}
     for item in where or []:
         name, sep, value = item.partition("=")
@@ -199,7 +308,14 @@ def _conditions(where: list[str] | None) -> dict[str, str]:
             raise GanforgeError(
                 f"--where {item!r} is not COLUMN=VALUE", fix='e.g. --where "sex=Female"'
             )
-        conditions[name.strip()] = value.strip()
+        name, value = name.strip(), value.strip()
+        if name in conditions and not _same_value(conditions[name], value):
+            raise GanforgeError(
+                f"--where {name}={conditions[name]} and --where {name}={value} conflict "
+                "(no row holds both)",
+                fix=f"give one value for {name!r}",
+            )
+        conditions[name] = value
     return conditions
 
 
@@ -207,25 +323,30 @@ def sample(args: argparse.Namespace, out=None) -> int:
     """`ganforge tabular sample`."""
     out = out or sys.stdout
     from ganforge.tabular import TabularGAN
-    from ganforge.tabular.io import write_csv
+    from ganforge.tabular.io import write_csv_chunks
 
-    model = TabularGAN.load(args.model, args.device)
     conditions = _conditions(args.where)
-    frame = model.sample(args.n, conditions or None, seed=args.seed)
-    path = write_csv(frame, args.output)
+    if args.n < 1:
+        raise GanforgeError(f"-n {args.n}: the number of rows must be at least 1")
+    output = Path(args.output)
+    _check_writable(output)
+    model = TabularGAN.load(args.model, args.device)
+    chunks = model.sample_chunks(args.n, conditions or None, seed=args.seed)
+    path, rows = write_csv_chunks(chunks, output)
     shown = f" where {', '.join(f'{k}={v}' for k, v in conditions.items())}" if conditions else ""
-    print(f"ganforge: wrote {len(frame)} rows{shown} to {path}", file=out)
+    print(f"ganforge: wrote {rows} rows{shown} to {path}", file=out)
     return 0
 
 
 def report(args: argparse.Namespace, out=None) -> int:
     """`ganforge tabular report`."""
     out = out or sys.stdout
-    from ganforge.tabular.io import read_csv
     from ganforge.tabular.report import build_report, summary_lines, write_report
 
-    real, synthetic = read_csv(args.real), read_csv(args.synthetic)
-    holdout = read_csv(args.holdout) if args.holdout else None
+    _check_writable(Path(args.output))
+    real = _read_table(args.real, out, "the real table ", always=False)
+    synthetic = _read_table(args.synthetic, out, "the synthetic table ", always=False)
+    holdout = _read_table(args.holdout, out, "the holdout ", always=False) if args.holdout else None
     result = build_report(
         real,
         synthetic,

@@ -5,6 +5,13 @@ conditional vectors, `dp.py` holds DP-SGD and the accountant, `report.py` measur
 utility and privacy, `io.py` reads and writes CSV with one-line errors.
 """
 
-from ganforge.tabular.model import TabularGAN
-
 __all__ = ["TabularGAN"]
+
+
+def __getattr__(name: str):
+    # lazy: reading a CSV (tabular.io) must not wait for torch to import
+    if name == "TabularGAN":
+        from ganforge.tabular.model import TabularGAN
+
+        return TabularGAN
+    raise AttributeError(f"module 'ganforge.tabular' has no attribute {name!r}")

@@ -16,6 +16,7 @@ import math
 import secrets
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from ganforge.training.checkpoint import read_torch_file
 
 FORMAT = "ganforge-tabular"
 FORMAT_VERSION = 2  # 2: blocks grouped within 1.5x widths (G head and D input sizes changed)
+CHUNK_ROWS = 20000  # rows generated and decoded at a time by sample_chunks (bounded memory)
 
 
 class TabularGAN:
@@ -90,6 +92,9 @@ class TabularGAN:
         self._family: TabularFamily | None = None
         # called with (decisions, warnings) once the columns are typed, before training
         self.on_columns = None
+        # called with (stage, done, total) while the table is prepared ("columns": one call per
+        # column typed and fitted; "transform": once, before the matrix is built)
+        self.on_progress = None
 
     # ---- fitting -----------------------------------------------------------------------------
     def _config(self, n_rows: int, seed: int, dp: bool) -> Config:
@@ -148,12 +153,15 @@ class TabularGAN:
         public_metadata: dict[str, dict] | None = None,
         run_dir: str | Path | None = None,
         resume: bool = False,
+        id_columns: list[str] | None = None,
     ) -> TabularGAN:
         """Learn the table. `discrete_columns` None: detected per column (see `decisions`).
 
         `public_metadata` ({column: {"categories": [...]} or {"min": a, "max": b}}) replaces the
         data's statistics in the preprocessing (needed for an end-to-end DP guarantee).
         `run_dir`: write checkpoints there (and `resume` from its last one).
+        `id_columns`: columns given fresh ids instead of being learned (None: detected: unique in
+        every row, see ganforge.tabular.transformer; []: none).
         """
         from ganforge.training.callbacks import Checkpointer, ConsoleProgress, MetricsLogger
         from ganforge.training.checkpoint import FORMAT as CKPT_FORMAT
@@ -182,17 +190,25 @@ class TabularGAN:
             seed = secrets.randbits(31) if dp else 0
         t0 = time.perf_counter()
         s = self.settings
+        progress = self.on_progress or (lambda stage, done, total: None)
         self.transformer = TableTransformer(
             mixture_rows=s["mixture_rows"],
             max_categories=s["max_categories"],
             discrete_threshold=s["discrete_threshold"],
             seed=seed,
-        ).fit(frame, discrete_columns, public_metadata)
+        ).fit(
+            frame,
+            discrete_columns,
+            public_metadata,
+            id_columns,
+            progress=lambda done, total: progress("columns", done, total),
+        )
         if self.on_columns is not None:
             self.on_columns(self.transformer.decisions, self.transformer.warnings)
         else:
             for message in self.transformer.warnings:
                 warnings.warn(message, stacklevel=2)
+        progress("transform", 0, len(frame))
         matrix = torch.from_numpy(self.transformer.transform(frame, seed=seed))
         self.timings["preprocess_s"] = time.perf_counter() - t0
         config = self._config(len(frame), seed, dp)
@@ -310,39 +326,59 @@ class TabularGAN:
             parsed.append((discrete.index(column), level, slot))
         return parsed
 
-    @torch.no_grad()
     def sample(
         self, n: int, conditions: dict[str, Any] | None = None, seed: int | None = None
     ) -> pd.DataFrame:
         """n synthetic rows; `conditions` {column: value} on discrete columns holds in every row.
 
         The first condition is fed to G as its conditional vector; rows are then kept only where
-        every condition holds (rejection), until n rows are found.
+        every condition holds (rejection), until n rows are found (see `sample_chunks`).
+        """
+        frames = list(self.sample_chunks(n, conditions, seed))
+        out = pd.concat(frames, ignore_index=True)
+        # concat can widen dtypes (e.g. Int64/object); put the input's back
+        return out.astype(frames[0].dtypes.to_dict())
+
+    @torch.no_grad()
+    def sample_chunks(
+        self, n: int, conditions: dict[str, Any] | None = None, seed: int | None = None
+    ) -> Iterator[pd.DataFrame]:
+        """`sample` as DataFrames of at most CHUNK_ROWS rows each (n rows in all, bounded memory).
+
+        No row count is too large without conditions. With conditions, rows that miss them are
+        dropped; it gives up (one clear line) only when under 1% of the rows drawn keep them and
+        100 x n rows (at least 50 chunks) have been drawn.
         """
         self._check_fitted()
-        if not isinstance(n, (int, np.integer)) or n < 1:
+        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
             raise GanforgeError(f"the number of rows must be a positive integer, got {n!r}")
         seed = secrets.randbits(31) if seed is None else int(seed)
         device = next(self.generator.parameters()).device
         gen = torch.Generator(device).manual_seed(seed)
         parsed = self._parse_conditions(conditions or {})
-        chunk = int(min(max(n, 500), 20000))
+        chunk = int(min(max(n, 500), CHUNK_ROWS))
+        budget = max(50 * chunk, 100 * n)  # rows drawn before a rare condition gives up
         sampler = self._family.sampler
-        frames, have, tries = [], 0, 0
+        have, tries, drawn = 0, 0, 0
         while have < n:
-            tries += 1
-            if tries > 50:
+            if parsed and drawn >= budget:
+                shown = ", ".join(f"{k}={v}" for k, v in (conditions or {}).items())
                 raise GanforgeError(
-                    f"only {have} of {n} rows satisfied the conditions in 50 tries",
+                    f"only {have} of {n} rows satisfied the conditions ({shown}): "
+                    f"{100 * have / drawn:.2g}% of the {drawn} rows drawn",
                     fix="ask for fewer rows or a value the model produces more often",
                 )
+            tries += 1
             labels = None
             if parsed:
                 column, _, slot = parsed[0]
                 labels = torch.zeros(chunk, sampler.cond_dim, device=device)
                 labels[:, int(sampler.offsets[column]) + slot] = 1.0
             rows = self._family.generate(self.generator, chunk, device, gen, labels)
-            frame = self.transformer.inverse_transform(rows.cpu().numpy(), seed=seed + tries)
+            frame = self.transformer.inverse_transform(
+                rows.cpu().numpy(), seed=seed + tries, row_offset=drawn
+            )
+            drawn += chunk
             if parsed:
                 keep = np.ones(len(frame), dtype=bool)
                 for column, level, _ in parsed:
@@ -351,11 +387,10 @@ class TabularGAN:
                         frame[name].map(lambda v, lv=level: _same_level(_plain(v), lv)).to_numpy()
                     )
                 frame = frame[keep]
-            frames.append(frame)
+            frame = frame.iloc[: n - have].reset_index(drop=True)
             have += len(frame)
-        out = pd.concat(frames, ignore_index=True).iloc[:n].reset_index(drop=True)
-        # concat can widen dtypes (e.g. Int64/object); put the input's back
-        return out.astype(frames[0].dtypes.to_dict())
+            if len(frame):
+                yield frame
 
     # ---- persistence -------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:

@@ -409,6 +409,22 @@ def build_report(
             f"target column {target!r} not in the table",
             fix=f"columns are: {', '.join(real.columns)}",
         )
+    from ganforge.tabular.transformer import looks_like_ids
+
+    # ids (unique in every row) say nothing about fidelity and would hide copies: left out
+    ids = [c for c in real.columns if looks_like_ids(str(c), real[c])]
+    if target is not None and target in ids:
+        raise GanforgeError(
+            f"target column {target!r} is an id (unique in every row): nothing to predict",
+            fix="choose another --target",
+        )
+    if ids:
+        real, synthetic = real.drop(columns=ids), synthetic.drop(columns=ids)
+        holdout = holdout.drop(columns=ids) if holdout is not None else None
+        if real.shape[1] == 0:
+            raise GanforgeError("every column of the table is an id: nothing to compare")
+    chosen = "given" if target is not None else "the last column; --target COL to choose"
+    target = target if target is not None else real.columns[-1]
     kinds = column_kinds(real, discrete)
     t0 = time.perf_counter()
     report: dict[str, Any] = {
@@ -418,11 +434,12 @@ def build_report(
             "holdout": len(holdout) if holdout is not None else 0,
         },
         "column_kinds": kinds,
+        "id_columns": ids,
         "quality": quality(real, synthetic, kinds),
     }
     if holdout is not None:
-        target = target or real.columns[-1]
         report["ml_efficacy"] = ml_efficacy(real, synthetic, holdout, target, kinds, seed)
+        report["ml_efficacy"]["target_chosen"] = chosen
     else:
         report["ml_efficacy"] = None
     report["privacy"] = privacy(real, synthetic, holdout, kinds, privacy_rows, seed)
@@ -439,8 +456,9 @@ def summary_lines(report: dict) -> list[str]:
     ]
     if ml:
         ratio = f"{ml['ratio']:.2f}" if ml["ratio"] is not None else "-"
+        how = f" ({ml['target_chosen']})" if ml.get("target_chosen", "given") != "given" else ""
         lines.append(
-            f"ML        {ml['metric']} on {ml['target']!r}: synthetic {ml['synthetic']:.3f}, "
+            f"ML        {ml['metric']} on {ml['target']!r}{how}: synthetic {ml['synthetic']:.3f}, "
             f"real {ml['real']:.3f} (ratio {ratio})"
         )
     d = p["dcr_synthetic_train"]
@@ -454,6 +472,9 @@ def summary_lines(report: dict) -> list[str]:
         copies += f", closer-to-train share {p['closer_to_train_share']:.3f}"
         copies += f", membership AUC {p['membership_auc']:.3f}"
     lines.append(f"          {copies}")
+    if report.get("id_columns"):
+        names = ", ".join(map(repr, report["id_columns"]))
+        lines.append(f"ids       {names} left out of every measure (unique in every row)")
     return lines
 
 
@@ -533,6 +554,7 @@ def render_html(report: dict, real: pd.DataFrame, synthetic: pd.DataFrame) -> st
 
     matplotlib.use("Agg")
     kinds = report["column_kinds"]
+    real, synthetic = (f.drop(columns=report.get("id_columns") or []) for f in (real, synthetic))
     esc = html.escape
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>ganforge tabular report</title>",

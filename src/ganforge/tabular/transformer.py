@@ -4,7 +4,12 @@ A continuous column becomes a scalar alpha in [-1, 1] plus a one-hot mode of a G
 fit to it (a variational Bayesian mixture, as CTGAN's); a discrete column becomes a one-hot of
 its levels. Missing values are one more mode (continuous) or one more level (discrete), so the
 model learns and reproduces them at their rate. `inverse_transform` restores the original column
-order, dtypes, integer-ness, decimals, value ranges and date formats.
+order, dtypes, integer-ness, decimals, value ranges and date formats; a generated value outside
+the column's range is reflected back into it (clipping would pile values up on the min and max).
+
+Id-like columns (a value unique to every row: an integer sequence, or codes / names as text) are
+not learned: learned as categories, every synthetic id would be a real training id. Rows get fresh
+ids of the same format instead, unique and none of them a real one (`id_format`).
 
 Speed (CTGAN spends most of its fit time here): the mixture of a column is fit on a random subsample
 of at most `mixture_rows` standardised values, and the mode assignment of every row is one
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +31,9 @@ import pandas as pd
 from ganforge.errors import GanforgeError
 
 MISSING = None  # how a missing level is stored in a category list (plain type: weights_only-safe)
+ID_MIN_ROWS = 20  # an id column: unique in every one of at least this many rows
+ID_MIN_GROUP = 20  # values of one length that make a pattern (fewer: their letters could leak)
+WIDE_COLUMNS = 100  # more continuous columns than this: cheaper mixtures (see fit_mixture)
 
 
 @dataclass
@@ -32,7 +41,7 @@ class Column:
     """What the transformer knows about one column (plain types only: it is saved in the model)."""
 
     name: str
-    kind: str  # continuous | discrete | constant
+    kind: str  # continuous | discrete | constant | id
     dtype: str  # int | float | bool | datetime | string  (the logical type restored on output)
     pandas_dtype: str  # the input's dtype, restored where possible
     missing_rate: float = 0.0
@@ -55,6 +64,16 @@ class Column:
     rare_counts: list[int] = field(default_factory=list)
     # constant
     value: Any = None
+    # id: fresh values, never learned. int: id_start + k * id_step; counter: id_prefix, the
+    # number id_start + k (zero-padded to id_width digits), id_suffix; pattern: per length, one
+    # alphabet per character position, counting up (mixed radix) from a start past every real id
+    id_format: str = ""  # int | counter | pattern
+    id_start: int = 0
+    id_step: int = 1
+    id_prefix: str = ""
+    id_suffix: str = ""
+    id_width: int = 0
+    id_patterns: list[dict] = field(default_factory=list)  # {alphabets, start (str), weight}
 
     @property
     def width(self) -> int:
@@ -151,12 +170,16 @@ class TableTransformer:
         frame: pd.DataFrame,
         discrete_columns: list[str] | None = None,
         public: dict[str, dict] | None = None,
+        id_columns: list[str] | None = None,
+        progress=None,
     ) -> TableTransformer:
         """Learn every column's type and encoding.
 
         `discrete_columns`: the columns to one-hot (None: decided per column and recorded in
         `decisions`). `public`: per-column public metadata ({"categories": [...]} or
         {"min": a, "max": b}) used instead of the data, so the preprocessing reads nothing private.
+        `id_columns`: the columns given fresh ids instead of being learned (None: detected, see
+        the module docstring; []: none). `progress(done, total)` is called after each column.
         """
         if frame.shape[1] == 0:
             raise GanforgeError("the table has no columns")
@@ -170,6 +193,18 @@ class TableTransformer:
                     f"discrete column(s) {', '.join(map(repr, unknown))} not in the table",
                     fix=f"columns are: {', '.join(names)}",
                 )
+        if id_columns is not None:
+            unknown = [c for c in id_columns if c not in names]
+            if unknown:
+                raise GanforgeError(
+                    f"id column(s) {', '.join(map(repr, unknown))} not in the table",
+                    fix=f"columns are: {', '.join(names)}",
+                )
+            both = [c for c in id_columns if discrete_columns and c in discrete_columns]
+            if both:
+                raise GanforgeError(
+                    f"column(s) {', '.join(map(repr, both))} given as discrete and as ids"
+                )
         public = public or {}
         strangers = [c for c in public if c not in names]
         if strangers:
@@ -178,23 +213,35 @@ class TableTransformer:
             )
         rng = np.random.default_rng(self.seed)
         self.columns, self.decisions, self.warnings = [], [], []
-        for name, original in zip(names, frame.columns, strict=True):
+        numeric = sum(pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns)
+        self._wide = numeric > WIDE_COLUMNS
+        for i, (name, original) in enumerate(zip(names, frame.columns, strict=True)):
             series = frame[original]
             forced = None if discrete_columns is None else name in discrete_columns
-            column = self._fit_column(name, series, forced, public.get(name), rng)
+            given_id = None if id_columns is None else name in id_columns
+            column = self._fit_column(name, series, forced, public.get(name), rng, given_id)
             self.columns.append(column)
             self.decisions.append(describe_column(column))
+            if progress is not None:
+                progress(i + 1, len(names))
         return self
 
     def _fit_column(
-        self, name: str, series: pd.Series, forced: bool | None, public: dict | None, rng
+        self,
+        name: str,
+        series: pd.Series,
+        forced: bool | None,
+        public: dict | None,
+        rng,
+        given_id: bool | None = None,
     ) -> Column:
         missing = series.isna()
         if missing.all():
-            raise GanforgeError(
-                f"column {name!r} has no values (all {len(series)} missing)",
-                fix="drop the column or fill it",
+            # nothing to learn: the synthetic column is empty too (as the real one is)
+            self.warnings.append(
+                f"column {name!r} is empty in every row: the synthetic column is empty too"
             )
+            return Column(name, "constant", "float", str(series.dtype), 1.0, value=None)
         rate = float(missing.mean())
         values = series[~missing]
         pandas_dtype = str(series.dtype)
@@ -204,6 +251,15 @@ class TableTransformer:
             column.datetime_format = ""
         elif dtype == "datetime":
             column.datetime_format = _datetime_format(series) or ""
+        if given_id or (given_id is None and public is None and forced is None):
+            if given_id or _looks_like_ids(name, series, dtype, numeric):
+                self._fit_ids(column, series, dtype, numeric, rng, given=bool(given_id))
+                return column
+        elif forced and public is None and _looks_like_ids(name, series, dtype, numeric):
+            self.warnings.append(
+                f"column {name!r} is unique in every row (an id?) and learned as a category as "
+                "asked: its synthetic values are real training values"
+            )
         if public is None and values.nunique() == 1 and rate == 0 and forced is None:
             column.kind, column.value = "constant", _plain(values.iloc[0])
             return column
@@ -224,7 +280,8 @@ class TableTransformer:
             self._fit_continuous(column, numeric, public, rng)
         return column
 
-    def _logical_type(self, series: pd.Series, values: pd.Series) -> tuple[str, np.ndarray | None]:
+    @staticmethod
+    def _logical_type(series: pd.Series, values: pd.Series) -> tuple[str, np.ndarray | None]:
         """(dtype name, the non-missing values as float64 or None for text)."""
         if _is_bool_like(series):
             return "bool", None
@@ -302,8 +359,39 @@ class TableTransformer:
             self.weight_threshold,
             self.mixture_rows,
             int(rng.integers(2**31 - 1)),
+            fast=getattr(self, "_wide", False),
         )
         column.means, column.stds, column.weights = means, stds, weights
+
+    def _fit_ids(self, column: Column, series: pd.Series, dtype, numbers, rng, given: bool) -> None:
+        """Fresh-id format of an id column (never learned; see `Column.id_format`)."""
+        column.kind, column.missing_rate = "id", 0.0
+        values = series.dropna()
+        how = "given as an id column" if given else "unique in every row (an id)"
+        if dtype == "int" and numbers is not None:
+            ints = np.unique(numbers.astype(np.int64))
+            steps = np.diff(ints)
+            step = int(steps[0]) if len(steps) and (steps == steps[0]).all() else 1
+            column.id_format, column.id_step = "int", max(step, 1)
+            column.id_start = int(ints[-1]) + column.id_step
+            column.pandas_dtype = "int64" if series.isna().any() else column.pandas_dtype
+        else:
+            text = [str(v) for v in values]
+            counter = _counter_format(text)
+            if counter is not None:
+                column.id_format = "counter"
+                column.id_prefix, column.id_suffix, column.id_width, column.id_start = counter
+            else:
+                column.id_patterns = _pattern_format(text, rng)
+                column.id_format = "pattern" if column.id_patterns else "counter"
+                if not column.id_patterns:  # no length shared by enough values to copy a form
+                    column.id_prefix, column.id_start = "synthetic-", 1
+            column.dtype = "string"
+        self.warnings.append(
+            f"column {column.name!r} is {how}: not learned; synthetic rows get fresh ids "
+            f"({_id_example(column)}), none of them a real one"
+            + ("" if given else " (--id-columns none to learn it)")
+        )
 
     # ---- layout ------------------------------------------------------------------------------
     @property
@@ -407,8 +495,14 @@ class TableTransformer:
         return out
 
     # ---- inverse -----------------------------------------------------------------------------
-    def inverse_transform(self, matrix: np.ndarray, seed: int = 0) -> pd.DataFrame:
-        """Rows of the matrix back to a DataFrame with the input's columns, dtypes and ranges."""
+    def inverse_transform(
+        self, matrix: np.ndarray, seed: int = 0, row_offset: int = 0
+    ) -> pd.DataFrame:
+        """Rows of the matrix back to a DataFrame with the input's columns, dtypes and ranges.
+
+        `row_offset`: how many rows earlier calls of one sampling run made (id columns count on
+        from there, so ids stay unique across chunks).
+        """
         rng = np.random.default_rng(seed)
         n = matrix.shape[0]
         data: dict[str, Any] = {}
@@ -416,7 +510,9 @@ class TableTransformer:
         for c in self.columns:
             block = matrix[:, start : start + c.width]
             start += c.width
-            if c.kind == "constant":
+            if c.kind == "id":
+                data[c.name] = fresh_ids(c, row_offset, n)
+            elif c.kind == "constant":
                 data[c.name] = _restore(c, pd.Series([c.value] * n, dtype=object))
             elif c.kind == "discrete":
                 data[c.name] = _restore(c, self._inverse_discrete(c, block, rng))
@@ -448,7 +544,7 @@ class TableTransformer:
         x = means[mode] + alpha * 4.0 * stds[mode]
         exact = (spike >= 0) & ~missing
         x[exact] = np.asarray(c.spikes, dtype=np.float64)[spike[exact]]
-        x = np.clip(x, c.lo, c.hi)
+        x = reflect(x, c.lo, c.hi)
         if c.decimals >= 0:
             x = np.round(x, c.decimals)
         if c.datetime_unit == "D":
@@ -513,7 +609,9 @@ def _datetime_numbers(values) -> np.ndarray:
 
 def _restore(c: Column, values: pd.Series) -> pd.Series:
     """A column of generated values in the input's dtype (Int64/boolean when it has gaps)."""
-    has_missing = values.isna().any()
+    # whether the column CAN be missing, not whether this chunk is: every chunk of one sampling
+    # run then has the same dtype
+    has_missing = c.missing_rate > 0 or bool(values.isna().any())
     if c.dtype == "datetime":
         if c.kind != "continuous":  # levels are kept as they came (text, or timestamps)
             return values.astype(object) if c.datetime_format else pd.to_datetime(values)
@@ -537,12 +635,19 @@ def _restore(c: Column, values: pd.Series) -> pd.Series:
 
 
 def fit_mixture(
-    values: np.ndarray, max_modes: int, weight_threshold: float, max_rows: int, seed: int
+    values: np.ndarray,
+    max_modes: int,
+    weight_threshold: float,
+    max_rows: int,
+    seed: int,
+    fast: bool = False,
 ) -> tuple[list[float], list[float], list[float]]:
     """A Dirichlet-process Bayesian Gaussian mixture (as CTGAN's): (means, stds, weights) kept.
 
     Fit on at most `max_rows` standardised values (a random subsample); components with weight
-    below `weight_threshold` are dropped and the rest renormalised.
+    below `weight_threshold` are dropped and the rest renormalised. `fast` (tables with hundreds
+    of numeric columns, where these fits took ~0.3 s a column): k-means++ seeding and 20 variational
+    iterations instead of k-means and 100.
     """
     from sklearn.mixture import BayesianGaussianMixture
 
@@ -558,8 +663,9 @@ def fit_mixture(
         n_components=k,
         weight_concentration_prior_type="dirichlet_process",
         weight_concentration_prior=0.001,
-        max_iter=100,
+        max_iter=20 if fast else 100,
         n_init=1,
+        init_params="k-means++" if fast else "kmeans",
         random_state=seed,
     )
     with warnings.catch_warnings():
@@ -579,10 +685,175 @@ def describe_column(c: Column) -> str:
     """One line: how a column is modelled (printed by `ganforge tabular fit`)."""
     gaps = f", {100 * c.missing_rate:.1f}% missing" if c.missing_rate > 0 else ""
     if c.kind == "constant":
-        return f"{c.name}: constant ({c.value!r})"
+        return f"{c.name}: constant ({'empty' if c.value is None else repr(c.value)})"
+    if c.kind == "id":
+        return f"{c.name}: id, not learned (fresh ids: {_id_example(c)})"
     if c.kind == "discrete":
         n = len([v for v in c.categories if v is not None])
         rare = f", {len(c.rare_values)} rare grouped" if c.rare_values else ""
         return f"{c.name}: discrete ({c.dtype}, {n} levels{rare}{gaps})"
     exact = ", exact " + ", ".join(f"{v:g}" for v in c.spikes) if c.spikes else ""
     return f"{c.name}: continuous ({c.dtype}, {len(c.means)} modes{exact}{gaps})"
+
+
+# ---- ids ---------------------------------------------------------------------------------------
+
+_COUNTER = re.compile(r"^(.*?)(\d+)(\D*)$", re.S)
+
+
+def _id_name(name: str) -> bool:
+    """Whether a column name says "id": id, user_id, CustomerID, userId, uuid, ID_number."""
+    return bool(
+        re.search(r"(?:^|[^A-Za-z0-9])(?:id|uuid|guid)$", name, re.I)
+        or re.search(r"[a-z](?:Id|ID)$", name)
+        or re.match(r"(?:id|uuid|guid)(?:[^A-Za-z]|$)", name, re.I)
+    )
+
+
+def _looks_like_ids(name: str, series: pd.Series, dtype: str, numbers) -> bool:
+    """Unique in each of >= ID_MIN_ROWS rows, no gaps, and integers in steps of one size (or any
+    integers under an id-like name), or text (codes, names, emails)."""
+    n = len(series)
+    if n < ID_MIN_ROWS or series.isna().any() or series.nunique() != n:
+        return False
+    if dtype == "int" and numbers is not None:
+        steps = np.diff(np.sort(numbers))
+        return bool((steps == steps[0]).all() or _id_name(name))
+    return dtype == "string"
+
+
+def looks_like_ids(name: str, series: pd.Series) -> bool:
+    """Whether a column would be taken for ids by `TableTransformer.fit` (used by the report)."""
+    values = series.dropna()
+    if len(values) != len(series):
+        return False
+    dtype, numbers = TableTransformer._logical_type(series, values)
+    return _looks_like_ids(name, series, dtype, numbers)
+
+
+def _counter_format(values: list[str]) -> tuple[str, str, int, int] | None:
+    """(prefix, suffix, digits width or 0, next number) when every value is one prefix, a number,
+    one suffix (C00042, INV-17, 123); None otherwise."""
+    parts = [_COUNTER.match(v) for v in values]
+    if not all(parts):
+        return None
+    prefixes = {m.group(1) for m in parts}
+    suffixes = {m.group(3) for m in parts}
+    if len(prefixes) != 1 or len(suffixes) != 1:
+        return None
+    digits = [m.group(2) for m in parts]
+    widths = {len(d) for d in digits}
+    width = widths.pop() if len(widths) == 1 and any(d.startswith("0") for d in digits) else 0
+    return prefixes.pop(), suffixes.pop(), width, max(int(d) for d in digits) + 1
+
+
+_DIGITS = "0123456789"
+_LOWER = "abcdefghijklmnopqrstuvwxyz"
+_UPPER = _LOWER.upper()
+
+
+def _alphabet(chars: set[str]) -> str:
+    """The characters a position of a pattern may hold, from those the real values hold there:
+    digits, hex, lower/upper case letters (whole classes), other characters as seen."""
+    if len(chars) == 1 and not chars <= set(_DIGITS):
+        return chars.pop()  # a literal shared by every value of the length
+    if chars <= set(_DIGITS):
+        return _DIGITS
+    for hexdigits in ("0123456789abcdef", "0123456789ABCDEF"):
+        if chars <= set(hexdigits) and chars & set(_DIGITS):
+            return hexdigits
+    out = set()
+    for whole in (_DIGITS, _LOWER, _UPPER):
+        if chars & set(whole):
+            out |= set(whole)
+    return "".join(sorted(out | chars))
+
+
+def _pattern_format(values: list[str], rng) -> list[dict]:
+    """One pattern per length held by >= ID_MIN_GROUP values: {alphabets, start, weight}; start
+    is past the largest real value (mixed radix), plus a random gap when letters vary (so the
+    first fresh id does not tell the largest real one)."""
+    lengths = pd.Series([len(v) for v in values]).value_counts()
+    lengths = lengths[(lengths >= ID_MIN_GROUP) & (lengths.index > 0)]
+    patterns = []
+    for length, count in lengths.items():
+        group = [v for v in values if len(v) == length]
+        alphabets = [_alphabet({v[i] for v in group}) for i in range(int(length))]
+        radix = [len(a) for a in alphabets]
+        index = np.array([[a.index(ch) for a, ch in zip(alphabets, v, strict=True)] for v in group])
+        largest = index[np.lexsort(index.T[::-1])[-1]]
+        start = 0
+        for digit, base in zip(largest, radix, strict=True):
+            start = start * base + int(digit)
+        start += 1
+        space = math.prod(radix)
+        if any(len(a) > 1 and set(a) - set(_DIGITS) for a in alphabets) and space - start > 2:
+            start += int(rng.integers(0, min(space - start, 10**6) // 2 + 1))
+        if start >= space:
+            continue  # no fresh value of this length is left
+        patterns.append({"alphabets": alphabets, "start": str(start), "weight": int(count)})
+    total = sum(p["weight"] for p in patterns)
+    for p in patterns:
+        p["weight"] = p["weight"] / total
+    return patterns
+
+
+def _pattern_values(pattern: dict, counters: np.ndarray, name: str) -> np.ndarray:
+    """The pattern's values number `start + counters` (mixed radix, last position fastest)."""
+    alphabets = pattern["alphabets"]
+    start = int(pattern["start"])
+    base_digits = []
+    for a in reversed(alphabets):
+        start, digit = divmod(start, len(a))
+        base_digits.append(digit)
+    codes = np.empty((len(counters), len(alphabets)), dtype=np.int32)
+    carry = counters.astype(np.int64)
+    for position, (a, digit) in enumerate(zip(reversed(alphabets), base_digits, strict=True)):
+        total = carry + digit
+        carry, index = np.divmod(total, len(a))
+        table = np.array([ord(ch) for ch in a], dtype=np.int32)
+        codes[:, len(alphabets) - 1 - position] = table[index]
+    if start or (carry > 0).any():
+        raise GanforgeError(
+            f"column {name!r}: its id format has no room for this many fresh ids",
+            fix="sample fewer rows",
+        )
+    return codes.view(f"<U{len(alphabets)}").ravel().astype(object)
+
+
+def fresh_ids(c: Column, offset: int, n: int) -> pd.Series:
+    """Ids for rows offset .. offset + n - 1 of one sampling run: unique, none a real one."""
+    k = np.arange(offset, offset + n, dtype=np.int64)
+    if c.id_format == "int":
+        return pd.Series(c.id_start + k * c.id_step, dtype="int64")
+    if c.id_format == "counter":
+        width = c.id_width
+        return pd.Series(
+            [f"{c.id_prefix}{int(v):0{width}d}{c.id_suffix}" for v in c.id_start + k], dtype=object
+        )
+    weights = np.array([p["weight"] for p in c.id_patterns], dtype=np.float64)
+    # which length each row gets: a fixed function of its number, so chunks agree
+    u = (k * 0.6180339887498949) % 1.0  # (golden-ratio steps: the weights in any stretch)
+    group = np.minimum(np.searchsorted(np.cumsum(weights), u, side="right"), len(weights) - 1)
+    out = np.empty(n, dtype=object)
+    for j, pattern in enumerate(c.id_patterns):
+        rows = group == j
+        if rows.any():
+            out[rows] = _pattern_values(pattern, k[rows], c.name)
+    return pd.Series(out, dtype=object)
+
+
+def _id_example(c: Column) -> str:
+    """The first fresh ids, for the decision line."""
+    shown = fresh_ids(c, 0, 2).tolist()
+    return ", ".join(str(v) for v in shown) + ", ..."
+
+
+def reflect(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Values folded into [lo, hi] by reflection at the bounds (no pile-up on them, unlike a
+    clip: a value 0.3 past the max lands 0.3 below it)."""
+    span = hi - lo
+    if not span > 0:
+        return np.full_like(x, lo)
+    y = np.mod(x - lo, 2.0 * span)
+    return lo + np.where(y > span, 2.0 * span - y, y)
