@@ -1,5 +1,11 @@
-"""Run by tests under torchrun: train a tiny ring GAN, then each rank saves its weights."""
+"""Run by tests under torchrun: train a tiny ring GAN, then each rank saves its weights.
 
+GANFORGE_TEST_SIGTERM=RANK:STEP: that rank alone sends itself SIGTERM after STEP (the test of
+how the ranks agree to stop); the interrupted worker exits 130.
+"""
+
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -9,6 +15,7 @@ from ganforge.config import Config, merge
 from ganforge.run import train
 from ganforge.training import distributed
 from ganforge.training.callbacks import Callback
+from ganforge.training.loop import TrainingInterrupted
 
 
 class SaveRankWeights(Callback):
@@ -23,6 +30,17 @@ class SaveRankWeights(Callback):
             },
             path,
         )
+
+
+class SigtermAt(Callback):
+    """Test-only: SIGTERM to this process after `step` on rank `rank`."""
+
+    def __init__(self, rank: int, step: int):
+        self.rank, self.step = rank, step
+
+    def on_step_end(self, trainer) -> None:
+        if trainer.dist.rank == self.rank and trainer.step == self.step:
+            os.kill(os.getpid(), signal.SIGTERM)
 
 
 def main() -> None:
@@ -49,9 +67,19 @@ def main() -> None:
         },
     )
     config.out, config.name = out, name
-    train(config, resume=resume, quiet=True, callbacks=[SaveRankWeights()])
+    callbacks = [SaveRankWeights()]
+    if os.environ.get("GANFORGE_TEST_SIGTERM"):
+        rank, step = map(int, os.environ["GANFORGE_TEST_SIGTERM"].split(":"))
+        callbacks.append(SigtermAt(rank, step))
+    code = 0
+    try:
+        train(config, resume=resume, quiet=True, callbacks=callbacks)
+    except TrainingInterrupted as e:
+        print(f"rank {distributed.setup('cpu').rank}: {e}", file=sys.stderr)
+        code = 130
     distributed.barrier()  # nobody leaves the group while another rank still talks to it
     distributed.teardown()
+    sys.exit(code)
 
 
 if __name__ == "__main__":
