@@ -409,8 +409,11 @@ class AnomalyDetector:
             trainer = Trainer(config, dataset=dataset)
             trainer.fit()
             return trainer.generator.state_dict(), trainer.discriminator.state_dict()
+        import shutil
+
         from ganforge.run import train
         from ganforge.training.checkpoint import FORMAT, load_file
+        from ganforge.training.loop import TrainingInterrupted
 
         run_dir = Path(run_dir)
         config.out, config.name = str(run_dir.parent), run_dir.name
@@ -418,7 +421,19 @@ class AnomalyDetector:
             raise GanforgeError(
                 "the run directory already holds a detector", str(run_dir), "choose another -o"
             )
-        run_dir, _ = train(config, quiet=self.quiet, dataset=dataset)
+        existed = run_dir.exists()
+        try:
+            run_dir, _ = train(config, quiet=self.quiet, dataset=dataset)
+        except TrainingInterrupted as e:  # `anomaly fit` cannot resume: say what is left
+            if not existed:  # everything in it is this fit's: keeping it would block a rerun
+                shutil.rmtree(run_dir, ignore_errors=True)
+            again = "nothing was kept: fit again" if not existed else "fit again into a new -o"
+            raise GanforgeError(
+                f"interrupted at step {e.step} (anomaly fit does not resume)",
+                str(run_dir),
+                again,
+                exit_code=130,
+            ) from None
         state = load_file(run_dir / "checkpoints" / "last.pt", (FORMAT,))
         return state["generator"], state["discriminator"]
 

@@ -233,12 +233,11 @@ class TabularGAN:
                 MetricsLogger(run_dir, tensorboard=False),
                 Checkpointer(config.train.checkpoint_every),
             ]
-            Path(run_dir).mkdir(parents=True, exist_ok=True)
         trainer = Trainer(config, run_dir, dataset, callbacks, family)
         if saved is not None:
             trainer.resume(latest_checkpoint(run_dir))
         t1 = time.perf_counter()
-        summary = trainer.fit()
+        summary = self._fit_trainer(trainer, run_dir)
         self.timings["train_s"] = time.perf_counter() - t1
         self.timings["fit_s"] = time.perf_counter() - t0
         self.config, self._family = config, family
@@ -254,6 +253,31 @@ class TabularGAN:
                 column.counts = []
                 column.rare_counts = [1] * len(column.rare_counts)
         return self
+
+    @staticmethod
+    def _fit_trainer(trainer, run_dir: str | Path | None) -> dict:
+        """trainer.fit(), its run directory created and locked only now (a bad input before
+        leaves no folder); an interrupt says how to continue, or that nothing was kept."""
+        from ganforge.run import open_run_dir
+        from ganforge.training.loop import TrainingInterrupted
+
+        if run_dir is None:
+            try:
+                return trainer.fit()
+            except TrainingInterrupted as e:
+                raise GanforgeError(
+                    f"interrupted at step {e.step}",
+                    "in memory",
+                    "nothing was kept: fit again (--run-dir DIR keeps checkpoints --resume "
+                    "continues)",
+                    exit_code=130,
+                ) from None
+        trainer.resume_command = f"the same `ganforge tabular fit` --run-dir {run_dir} --resume"
+        lock = open_run_dir(Path(run_dir))
+        try:
+            return trainer.fit()
+        finally:
+            lock.release()
 
     def _private_setup(self, sampler, matrix, spans, config, seed):
         """DP accountant + noisy level counts for the generator's conditions."""
