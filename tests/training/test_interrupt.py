@@ -3,6 +3,7 @@ resumed run ends bit-identical to an uninterrupted one. One real process gets a 
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import subprocess
@@ -242,3 +243,27 @@ def test_real_process_sigterm_lock_and_bit_identical_resume(tiny, tmp_path):
     for key in ("generator", "discriminator"):
         for name in a[key]:
             assert torch.equal(a[key][name], b[key][name]), (key, name)
+
+
+def test_a_failed_save_on_interrupt_keeps_the_last_checkpoint(tiny, monkeypatch):
+    """A full disk at the interrupt: the error still says interrupted, and why nothing new was
+    saved; the previous checkpoint is intact and named as what to continue from."""
+
+    class DiskFullThenSignal(SignalAt):
+        def on_step_end(self, trainer) -> None:
+            if trainer.step == self.step:
+
+                def full(obj, path):
+                    raise OSError(errno.ENOSPC, "No space left on device")
+
+                monkeypatch.setattr("ganforge.training.loop.atomic_save", full)
+            super().on_step_end(trainer)
+
+    config = _config(tiny, "full")
+    pattern = (
+        r"interrupted at step 6 \(the last checkpoint is intact\), .*full \(writing the "
+        r"checkpoint failed: No space left on device\), continue with: ganforge train --resume"
+    )
+    with pytest.raises(TrainingInterrupted, match=pattern):
+        train(config, quiet=True, callbacks=[DiskFullThenSignal(6)])
+    assert load_file(Path(config.out) / "full" / "checkpoints" / "last.pt")["step"] == 4

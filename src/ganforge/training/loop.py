@@ -477,12 +477,14 @@ class Trainer:
 
     def _interrupted(self, consistent: bool) -> TrainingInterrupted:
         """Checkpoint the state at this step boundary when it is finite; the error to raise."""
-        path, saved = None, False
+        path, saved, unsaved = None, False, ""
         if self.run_dir is not None:
             path = self.run_dir / "checkpoints" / "last.pt"
             healthy = consistent and int(self._bad_step) < 0  # no NaN loss since the last check
-            if healthy:  # save_checkpoint itself refuses non-finite weights
-                saved = self.save_checkpoint() is not None or not self.dist.is_main
+            try:  # save_checkpoint itself refuses non-finite weights
+                saved = healthy and (self.save_checkpoint() is not None or not self.dist.is_main)
+            except OSError as e:  # a full disk must not hide the interrupt (the old file stays)
+                unsaved = f" (writing the checkpoint failed: {e.strerror})"
         if path is None or not (saved or path.exists()):
             fix = "nothing to continue from: start the run again"
             path = None
@@ -490,7 +492,8 @@ class Trainer:
             fix = f"continue with: {self.resume_command}"
         else:
             fix = f"continue with Trainer.resume('{path}') and fit()"
-        return TrainingInterrupted(self.step, path, saved, str(self.run_dir or "in memory"), fix)
+        where = str(self.run_dir or "in memory") + unsaved
+        return TrainingInterrupted(self.step, path, saved, where, fix)
 
     # ---- checkpoints -----------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
