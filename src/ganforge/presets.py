@@ -96,12 +96,12 @@ TOY_TRAIN: dict[str, Any] = {
 # name -> (one-line description, overrides of the defaults)
 PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
     "ring-vanilla": (
-        "Vanilla MLP GAN (Goodfellow 2014, non-saturating) on 8 Gaussians in a ring; ~25 s on CPU",
+        "Vanilla MLP GAN (Goodfellow 2014, non-saturating) on 8 Gaussians in a ring; 4,000 steps",
         {"data": {"source": "ring"}, "model": dict(TOY_MODEL), "train": dict(TOY_TRAIN)},
     ),
     "grid-mbstd-pack": (
         "ring-vanilla's MLP GAN on the 25-Gaussian grid with minibatch std, PacGAN packing 2 "
-        "and R1: all 25 modes in 5 of 5 seeds (benchmarks/mode_coverage.py); ~2 min on CPU",
+        "and R1: all 25 modes in 5 of 5 seeds (benchmarks/mode_coverage.py); 12,000 steps",
         {
             "data": {"source": "grid"},
             "model": {**TOY_MODEL, "minibatch_std": True, "pack": 2},
@@ -119,7 +119,8 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
         },
     ),
     "digits-dcgan": (
-        "DCGAN (Radford 2016) on scikit-learn's 8x8 digits upscaled to 32x32; the default, ~1 min",
+        "DCGAN (Radford 2016) on scikit-learn's 1,797 8x8 digits upscaled to 32x32; the default, "
+        "1,500 steps",
         {
             "data": {"source": "digits", "resolution": 32},
             "model": {"arch": "dcgan", "latent_dim": 64, "g_width": 32, "d_width": 32},
@@ -135,7 +136,7 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
         },
     ),
     "mnist-dcgan": (
-        "DCGAN on MNIST 28x28 (non-saturating, EMA); recognisable digits in minutes on CPU",
+        "DCGAN on MNIST 28x28 (60,000 digits; non-saturating, EMA); 5,000 steps",
         {
             "data": {"source": "mnist", "resolution": 28},
             "model": {"arch": "dcgan", "latent_dim": 100, "g_width": 64, "d_width": 64},
@@ -151,7 +152,8 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
         },
     ),
     "mnist-wgangp": (
-        "WGAN-GP (Gulrajani 2017) DCGAN on MNIST: n_critic 5, GP 10, Adam(0, 0.9), no BatchNorm in D",
+        "WGAN-GP (Gulrajani 2017) DCGAN on MNIST: n_critic 5, GP 10, Adam(0, 0.9), no BatchNorm "
+        "in D; 2,000 steps",
         {
             "data": {"source": "mnist", "resolution": 28},
             "model": {
@@ -171,7 +173,8 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
         },
     ),
     "mnist-hinge-sn": (
-        "Hinge loss with a spectrally normalised D (Miyato 2018) on MNIST, TTUR lr 1e-4 / 4e-4",
+        "Hinge loss with a spectrally normalised D (Miyato 2018) on MNIST, TTUR lr 1e-4 / 4e-4; "
+        "5,000 steps",
         {
             "data": {"source": "mnist", "resolution": 28},
             "model": {
@@ -197,7 +200,7 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
     ),
     "mnist-cgan": (
         "Conditional DCGAN on MNIST: projection D (Miyato & Koyama 2018), label embedding "
-        "beside the noise in G; sample by digit",
+        "beside the noise in G; sample by digit; 10,000 steps",
         {
             "data": {"source": "mnist", "resolution": 28},
             "model": {
@@ -229,7 +232,7 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
     ),
     "mnist-acgan": (
         "AC-GAN (Odena 2017) DCGAN on MNIST: label embedding beside the noise, D with an "
-        "auxiliary classifier",
+        "auxiliary classifier; 10,000 steps",
         {
             "data": {"source": "mnist", "resolution": 28},
             "model": {
@@ -260,7 +263,7 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
         },
     ),
     "ring-cgan": (
-        "Conditional MLP GAN on the 8-Gaussian ring, one label per mode (projection D)",
+        "Conditional MLP GAN on the 8-Gaussian ring, one label per mode (projection D); 4,000 steps",
         {
             "data": {"source": "ring"},
             "model": {
@@ -273,7 +276,8 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
         },
     ),
     "mnist-ganomaly": (
-        "GANomaly (Akcay 2018) on MNIST: encoder-decoder-encoder G, for `ganforge anomaly`",
+        "GANomaly (Akcay 2018) on MNIST: encoder-decoder-encoder G, for `ganforge anomaly`; "
+        "3,000 steps",
         {
             "data": {"source": "mnist", "resolution": 28},
             "model": {
@@ -292,7 +296,8 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
         },
     ),
     "mnist-fanogan": (
-        "f-AnoGAN (Schlegl 2019) on MNIST: WGAN-GP, then an izi_f encoder, for `ganforge anomaly`",
+        "f-AnoGAN (Schlegl 2019) on MNIST, for `ganforge anomaly`: 3,000 steps, 2,000 of WGAN-GP, "
+        "then an izi_f encoder",
         {
             "data": {"source": "mnist", "resolution": 28},
             "model": {
@@ -313,7 +318,7 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
     ),
     "edges2digits-pix2pix": (
         "pix2pix (Isola 2017) on edges2digits: MNIST edge maps -> digits, U-Net + PatchGAN, "
-        "adversarial + 100 L1",
+        "adversarial + 100 L1; 2,000 steps",
         {
             "data": {"source": "edges2digits", "resolution": 28},
             "model": {
@@ -340,7 +345,7 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
     ),
     "edges2digits-l1": (
         "The non-adversarial baseline of edges2digits-pix2pix: the same U-Net trained with L1 "
-        "only (D never trained)",
+        "only (D never trained); 2,000 steps",
         {
             "data": {"source": "edges2digits", "resolution": 28},
             "model": {
@@ -367,7 +372,7 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
     ),
     "mnist2thick-cyclegan": (
         "CycleGAN (Zhu 2017) on unpaired MNIST <-> thickened MNIST: ResNet generators, "
-        "PatchGANs, LSGAN, cycle 10, identity 0.5",
+        "PatchGANs, LSGAN, cycle 10, identity 0.5; 3,000 steps",
         {
             "data": {"source": "mnist2thick", "resolution": 28},
             "model": {
@@ -397,7 +402,7 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
         },
     ),
     "grey2colour-pix2pix": (
-        "pix2pix colourisation of 32x32 crops of the built-in photos (grey -> colour)",
+        "pix2pix colourisation of 32x32 crops of the built-in photos (grey -> colour); 2,000 steps",
         {
             "data": {"source": "grey2colour", "resolution": 32, "channels": 3},
             "model": {
@@ -426,17 +431,18 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
     # `ganforge eval-sr --data photos:test` = chelsea, coffee). --resolution is the HR crop.
     # Sized for a CPU: SRResNet with 8 blocks of 48 channels (Ledig 2017: 16 of 64).
     "photos-srresnet-x4": (
-        "SRResNet x4 (Ledig 2017; PSNR-oriented, L1) on the built-in photos; ~20 min on 1 CPU "
-        "core, beats bicubic on the held-out photos",
+        "SRResNet x4 (Ledig 2017; PSNR-oriented, L1) on 64x64 crops of the built-in photos; "
+        "2,000 steps, beats bicubic on the held-out photos",
         _sr_preset(4, 64, steps=2000, pretrain=2000),
     ),
     "photos-srresnet-x2": (
-        "SRResNet x2 (PSNR-oriented, L1) on the built-in photos; ~20 min on 1 CPU core",
+        "SRResNet x2 (PSNR-oriented, L1) on 48x48 crops of the built-in photos; 2,000 steps",
         _sr_preset(2, 48, steps=2000, pretrain=2000),
     ),
     "photos-srgan-x4": (
-        "SRGAN x4: 2000 SRResNet steps, then 600 adversarial ones (ESRGAN's relativistic loss, "
-        "D-feature perceptual loss; --perceptual vgg --vgg-weights FILE for VGG19); ~40 min",
+        "SRGAN x4 on the built-in photos: 2,600 steps, 2,000 SRResNet, then 600 adversarial "
+        "(ESRGAN's relativistic loss, D-feature perceptual loss; --perceptual vgg "
+        "--vgg-weights FILE for VGG19)",
         # ESRGAN's balance (Wang 2018): a small pixel weight lets the perceptual and adversarial
         # terms add texture; adv 1e-2 (ESRGAN 5e-3) because only 600 GAN steps fit on a CPU.
         _sr_preset(

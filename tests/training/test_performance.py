@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 from torch import nn
@@ -41,15 +45,76 @@ def test_fp16_on_cpu_is_a_clear_error():
 def test_configure_cpu_sets_threads_and_flushes_denormals():
     before = torch.get_num_threads()
     try:
-        assert performance.configure_cpu(threads=1) == 1
+        assert performance.configure_cpu(threads=1) == (1, "as requested")
         assert torch.get_num_threads() == 1
         tiny = torch.tensor([1e-39], dtype=torch.float32)  # subnormal in fp32
         assert float(tiny * 1.0) == 0.0
         # torchrun ranks on one machine split the cores instead of oversubscribing them.
-        assert performance.configure_cpu(threads=0, local_world_size=64) == 1
+        assert performance.configure_cpu(threads=0, local_world_size=64)[0] == 1
     finally:
         torch.set_flush_denormal(False)
         torch.set_num_threads(before)
+
+
+@pytest.fixture
+def machine(monkeypatch):
+    """Pretend this process may use `cores` of a `total`-core machine where `running` threads
+    are runnable (this one included), and that torch was left at `torch_threads`."""
+
+    def set_machine(cores=2, total=2, running=1, torch_threads=2):
+        monkeypatch.setattr(performance, "usable_cores", lambda: cores)
+        monkeypatch.setattr(performance.os, "cpu_count", lambda: total)
+        monkeypatch.setattr(performance, "_procs_running", lambda: running)
+        monkeypatch.setattr(performance.torch, "get_num_threads", lambda: torch_threads)
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+
+    return set_machine
+
+
+def test_others_load_counts_the_other_runnable_threads(machine, monkeypatch):
+    machine(running=1)  # only the thread that reads
+    assert performance.others_load(seconds=0, samples=3) == 0
+    machine(running=3)
+    assert performance.others_load(seconds=0, samples=3) == 2
+    # Pinned to 4 of 16 cores: a quarter of the machine's other work lands on ours.
+    machine(cores=4, total=16, running=9)
+    assert performance.others_load(seconds=0, samples=3) == 2
+    # No /proc/stat (macOS): the load average.
+    machine(running=None)
+    monkeypatch.setattr(performance.os, "getloadavg", lambda: (1.5, 0.0, 0.0))
+    assert performance.others_load(seconds=0, samples=3) == 1.5
+
+
+def test_auto_threads_leave_the_cores_other_jobs_use(machine, monkeypatch):
+    machine(cores=2, running=1)
+    assert performance.auto_threads() == (2, "cores free")
+    machine(cores=2, running=2)  # one busy job beside us
+    assert performance.auto_threads() == (1, "1 of 2 cores busy with other jobs")
+    machine(cores=2, running=9)  # never fewer than one thread
+    assert performance.auto_threads()[0] == 1
+    machine(cores=16, total=16, running=5, torch_threads=16)
+    assert performance.auto_threads()[0] == 12
+    # Asked for elsewhere: OMP_NUM_THREADS, or torch left at one thread by the caller.
+    machine(cores=2, running=9)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert performance.auto_threads() == (2, "OMP_NUM_THREADS")
+    machine(cores=2, running=1, torch_threads=1)
+    assert performance.auto_threads() == (1, "torch's setting")
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"), [({}, "PASSIVE"), ({"OMP_WAIT_POLICY": "ACTIVE"}, "ACTIVE")]
+)
+def test_the_command_makes_openmp_sleep_before_torch_loads(env, expected):
+    # OpenMP reads OMP_WAIT_POLICY once, when torch loads it: the CLI must set it first.
+    code = (
+        "import os, sys, ganforge.cli; print('torch' in sys.modules, os.environ['OMP_WAIT_POLICY'])"
+    )
+    clean = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    ran = subprocess.run(
+        [sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True
+    )
+    assert ran.stdout.split() == ["False", expected], ran.stderr
 
 
 def test_fused_adam_matches_plain_adam():

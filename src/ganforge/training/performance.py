@@ -3,12 +3,19 @@
 Each choice is measured in benchmarks/train_speed.py; the rules here encode those measurements:
 bf16 autocast pays off only where the CPU has native bf16 (AVX512-BF16 / AMX) or on CUDA;
 denormal flushing avoids a large fp32 slowdown on x86 once GAN weights get tiny; one intra-op
-thread pool sized to the cores this process may use (shared among local ranks).
+thread pool sized to the cores this process may use (shared among local ranks) that other jobs
+leave free (benchmarks/quickstart.py): a thread pool's barriers wait for every thread, so on a
+core another job also wants, each parallel op waits out the scheduler's time slice; the small
+models here then run several times slower on 2 threads than on 1 (bf16 convolutions the most).
+The `ganforge` command also makes OpenMP's idle threads sleep rather than spin
+(OMP_WAIT_POLICY=PASSIVE, set in cli.py before torch loads), which costs nothing measurable on
+a quiet machine and was 3x on a busy one.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from functools import lru_cache
 
 import torch
@@ -60,24 +67,85 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def configure_cpu(threads: int = 0, local_world_size: int = 1) -> int:
-    """One intra-op pool per process: `threads`, the cores split among torchrun's local ranks,
-    or (alone, threads=0) torch's own setting.
+def _procs_running() -> int | None:
+    """Threads runnable on the whole machine right now (/proc/stat), None where unknown."""
+    try:
+        with open("/proc/stat") as f:
+            for line in f:
+                if line.startswith("procs_running"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None
 
+
+def others_load(seconds: float = 0.1, samples: int = 25) -> float:
+    """How many cores' worth of work other jobs keep runnable on the cores this process may use.
+
+    The mean of /proc/stat's runnable count over `seconds` (less this thread), which sees a job
+    that started a second ago and not one that ended (the 1-minute load average lags both ways);
+    the load average where /proc/stat is missing. Scaled to this process's share of the machine
+    when its affinity allows fewer cores than the machine has.
+    """
+    counts = []
+    for i in range(samples):
+        n = _procs_running()
+        if n is None:
+            break
+        counts.append(n - 1)  # this thread, running while it reads
+        if i + 1 < samples:
+            time.sleep(seconds / samples)
+    if counts:
+        load = sum(counts) / len(counts)
+    else:
+        try:
+            load = os.getloadavg()[0]
+        except (AttributeError, OSError):
+            return 0.0
+    return max(0.0, load) * usable_cores() / (os.cpu_count() or usable_cores())
+
+
+def free_cores(others: float | None = None) -> int:
+    """The usable cores other jobs leave free (at least 1)."""
+    load = others_load() if others is None else others
+    return max(1, min(usable_cores(), round(usable_cores() - load)))
+
+
+def auto_threads() -> tuple[int, str]:
+    """Intra-op threads when none were asked for: torch's setting, capped at the free cores.
+
+    OMP_NUM_THREADS, or a lower torch.set_num_threads by the caller, is kept as it is.
+    """
+    current = torch.get_num_threads()
+    if os.environ.get("OMP_NUM_THREADS"):
+        return current, "OMP_NUM_THREADS"
+    if current <= 1:
+        return current, "torch's setting"
+    free = free_cores()
+    if free >= current:
+        return current, "cores free"
+    return free, f"{usable_cores() - free} of {usable_cores()} cores busy with other jobs"
+
+
+def configure_cpu(threads: int = 0, local_world_size: int = 1) -> tuple[int, str]:
+    """One intra-op pool per process; returns (threads, why).
+
+    `threads` when given; under torchrun the usable cores split among the local ranks; alone
+    (threads=0), torch's setting capped at the cores other jobs leave free (auto_threads).
     Also flushes denormals: fp32 convs on x86 slow down several-fold when weights or
     activations become subnormal, which GAN training reaches; flushing them to zero is
     harmless for training (GPUs do it by default).
     """
     if threads > 0:
-        n = threads
+        n, why = threads, "as requested"
     elif local_world_size > 1:  # torchrun: split the cores, never oversubscribe
-        n = max(1, usable_cores() // local_world_size)
-    else:  # alone: keep torch's own choice (the physical cores) or the caller's setting
-        n = torch.get_num_threads()
+        n, why = max(1, usable_cores() // local_world_size), f"{local_world_size} local ranks"
+    else:
+        n, why = auto_threads()
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
     torch.set_flush_denormal(True)
-    return n
+    return n, why
 
 
 def adam(
