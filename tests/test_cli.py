@@ -195,7 +195,7 @@ def test_eval_bad_input(trained, tmp_path, capsys):
 
 
 def test_eval_every_keeps_best_checkpoint(tmp_path, capsys):
-    code, out, _ = run_cli(
+    code, out, err = run_cli(
         capsys,
         "train",
         *TINY,
@@ -217,6 +217,14 @@ def test_eval_every_keeps_best_checkpoint(tmp_path, capsys):
     best = torch.load(tmp_path / "e" / "checkpoints" / "best.pt", weights_only=True)
     best_step = min(evals, key=lambda e: e["fid"])["step"]
     assert best["step"] == best_step
+    # The console shows each evaluation as it happens; `info` shows the last and the best.
+    shown = [line for line in err.splitlines() if line.startswith("ganforge: eval step ")]
+    assert [line.split()[3] for line in shown] == ["3:", "6:"]
+    assert f"fid={evals[0]['fid']:.4g}" in shown[0] and "(best so far: best.pt)" in shown[0]
+    code, out, _ = run_cli(capsys, "info", tmp_path / "e")
+    assert code == 0
+    assert f"evals      2; last: step 6: fid={evals[1]['fid']:.4g}" in out
+    assert f"best eval  step {best_step}: fid=" in out
 
 
 def test_eval_toy_run_reports_mode_coverage(tmp_path, capsys):

@@ -742,79 +742,11 @@ def cmd_eval(args) -> int:
 
 
 def cmd_info(args) -> int:
-    from ganforge.config import Config
-    from ganforge.training.checkpoint import latest_checkpoint, load_file
+    from ganforge.run import info_lines, run_info
 
-    run = Path(args.run)
-    if not run.exists():
-        raise GanforgeError("no such run directory", str(run))
-    ckpt = latest_checkpoint(run)
-    state = load_file(ckpt)
-    # Through Config: a hand-made or partial config gets the defaults, never a KeyError.
-    cfg = Config.from_dict(state["config"], str(ckpt)).to_dict()
-    history = state.get("history")
-    history = [h for h in history if isinstance(h, dict)] if isinstance(history, list) else []
-    info = {
-        "run": str(run),
-        "family": cfg["model"]["family"],
-        "arch": cfg["model"]["arch"],
-        "preset": cfg.get("preset", ""),
-        "data": cfg["data"]["source"],
-        "sample_shape": cfg["model"]["sample_shape"],
-        "loss": cfg["train"]["loss"],
-        "steps_done": state.get("step", 0),
-        "steps_planned": cfg["train"]["steps"],
-        "last_log": next((h for h in reversed(history) if "kind" not in h), {}),
-        "health_events": _health_events(run, history),
-    }
-    if run.is_dir():
-        info["files"] = {
-            "config": str(run / "config.toml"),
-            "checkpoints": sorted(p.name for p in (run / "checkpoints").glob("*.pt")),
-            "samples": len(list((run / "samples").glob("*.png"))),
-            "generator": str(run / "generator.pt") if (run / "generator.pt").exists() else None,
-            "metrics": str(run / "metrics.jsonl"),
-        }
-    if args.json:
-        print(json.dumps(info, indent=2))
-        return 0
-    print(f"run        {info['run']}")
-    print(
-        f"model      {info['family']} / {info['arch']}  sample shape {info['sample_shape']}  "
-        f"loss {info['loss']}" + (f"  preset {info['preset']}" if info["preset"] else "")
-    )
-    print(f"data       {info['data']}")
-    print(f"steps      {info['steps_done']} of {info['steps_planned']}")
-    if info["last_log"]:
-        keys = [
-            k for k in ("d_loss", "g_loss", "d_acc_real", "d_acc_fake") if k in info["last_log"]
-        ]
-        print("last log   " + "  ".join(f"{k}={info['last_log'][k]:.4f}" for k in keys))
-    for name, value in info.get("files", {}).items():
-        print(f"{name:<10} {value}")
-    from ganforge.training.monitor import describe
-
-    events = info["health_events"]
-    print(f"health     {len(events)} event(s)" if events else "health     no events")
-    for event in events:
-        print(f"  {describe(event)}")
+    info = run_info(args.run)
+    print(json.dumps(info, indent=2) if args.json else "\n".join(info_lines(info)))
     return 0
-
-
-def _health_events(run: Path, history: list[dict]) -> list[dict]:
-    """The monitor's events: metrics.jsonl keeps those after the last checkpoint too."""
-    log = run / "metrics.jsonl" if run.is_dir() else None
-    if log is not None and log.is_file():
-        events = []
-        for line in log.read_text().splitlines():
-            try:
-                entry = json.loads(line)
-            except ValueError:  # a line cut short by a crash
-                continue
-            if entry.get("kind") == "health":
-                events.append(entry)
-        return events
-    return [h for h in history if h.get("kind") == "health"]
 
 
 def cmd_augment(args) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -256,3 +257,90 @@ def train(
             lock.release()
     summary["run_dir"] = str(run_dir)
     return run_dir, summary
+
+
+def log_entries(run: Path, history: list[dict], kind: str) -> list[dict]:
+    """The entries of one kind (health, eval) a run logged: metrics.jsonl keeps those after the
+    last checkpoint too; a checkpoint file alone has its history."""
+    log = run / "metrics.jsonl" if run.is_dir() else None
+    if log is None or not log.is_file():
+        return [h for h in history if h.get("kind") == kind]
+    entries = []
+    for line in log.read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:  # a line cut short by a crash
+            continue
+        if isinstance(entry, dict) and entry.get("kind") == kind:
+            entries.append(entry)
+    return entries
+
+
+def run_info(run_or_file: str | Path) -> dict[str, Any]:
+    """What a run is and how far it got (`ganforge info`): family, data, steps, last losses,
+    evaluations (last and best), health events and files."""
+    from ganforge.training.evaluation import best_eval
+
+    run = Path(run_or_file)
+    if not run.exists():
+        raise GanforgeError("no such run directory", str(run))
+    ckpt = latest_checkpoint(run)
+    state = load_file(ckpt)
+    # Through Config: a hand-made or partial config gets the defaults, never a KeyError.
+    cfg = Config.from_dict(state["config"], str(ckpt)).to_dict()
+    history = state.get("history")
+    history = [h for h in history if isinstance(h, dict)] if isinstance(history, list) else []
+    evals = log_entries(run, history, "eval")
+    info = {
+        "run": str(run),
+        "family": cfg["model"]["family"],
+        "arch": cfg["model"]["arch"],
+        "preset": cfg.get("preset", ""),
+        "data": cfg["data"]["source"],
+        "sample_shape": cfg["model"]["sample_shape"],
+        "loss": cfg["train"]["loss"],
+        "steps_done": state.get("step", 0),
+        "steps_planned": cfg["train"]["steps"],
+        "last_log": next((h for h in reversed(history) if "kind" not in h), {}),
+        "evals": evals,
+        "best_eval": best_eval(evals, cfg["eval"]["metrics"]),
+        "health_events": log_entries(run, history, "health"),
+    }
+    if run.is_dir():
+        info["files"] = {
+            "config": str(run / "config.toml"),
+            "checkpoints": sorted(p.name for p in (run / "checkpoints").glob("*.pt")),
+            "samples": len(list((run / "samples").glob("*.png"))),
+            "generator": str(run / "generator.pt") if (run / "generator.pt").exists() else None,
+            "metrics": str(run / "metrics.jsonl"),
+        }
+    return info
+
+
+def info_lines(info: dict[str, Any]) -> list[str]:
+    """`run_info` for people, one fact a line."""
+    from ganforge.training.evaluation import eval_line
+    from ganforge.training.monitor import describe
+
+    lines = [
+        f"run        {info['run']}",
+        f"model      {info['family']} / {info['arch']}  sample shape {info['sample_shape']}  "
+        f"loss {info['loss']}" + (f"  preset {info['preset']}" if info["preset"] else ""),
+        f"data       {info['data']}",
+        f"steps      {info['steps_done']} of {info['steps_planned']}",
+    ]
+    last = info["last_log"]
+    if last:
+        keys = [k for k in ("d_loss", "g_loss", "d_acc_real", "d_acc_fake") if k in last]
+        lines.append("last log   " + "  ".join(f"{k}={last[k]:.4f}" for k in keys))
+    evals = info["evals"]
+    if evals:
+        lines.append(f"evals      {len(evals)}; last: {eval_line(evals[-1])}")
+        if info["best_eval"] is not None:
+            lines.append(f"best eval  {eval_line(info['best_eval'])}")
+    for name, value in info.get("files", {}).items():
+        lines.append(f"{name:<10} {value}")
+    events = info["health_events"]
+    lines.append(f"health     {len(events)} event(s)" if events else "health     no events")
+    lines += [f"  {describe(event)}" for event in events]
+    return lines

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
 
 import torch
@@ -79,14 +80,44 @@ def evaluate_trainer(trainer, config: Config, extractor=None) -> dict[str, Any]:
     return {k: v for k, v in result.items() if isinstance(v, (int, float)) and k != "seconds"}
 
 
+def eval_key(metrics: str) -> str:
+    """The logged value that ranks evaluations (and picks best.pt): the first metric's."""
+    first = metrics.split(",")[0].strip()
+    return _FIRST_VALUE.get(first, first)
+
+
+def best_eval(evals: list[dict[str, Any]], metrics: str) -> dict[str, Any] | None:
+    """The best of a run's eval entries by its first metric (mode coverage for toy data)."""
+    key = eval_key(metrics)
+    if evals and all(key not in e for e in evals):
+        key = "high_quality"
+    scored = [e for e in evals if isinstance(e.get(key), (int, float)) and not math.isnan(e[key])]
+    if not scored:
+        return None
+    pick = max if HIGHER_IS_BETTER.get(key, False) else min
+    return pick(scored, key=lambda e: e[key])
+
+
+# The values an eval line shows, in this order (the rest stay in metrics.jsonl).
+_SHOWN = ("fid", "kid_mean", "is_mean", "precision", "recall", "density", "coverage")
+_SHOWN += ("class_entropy_bits", "classes_under_half", "modes", "high_quality")
+
+
+def eval_line(entry: dict[str, Any]) -> str:
+    """`step 1000: fid=12.34  precision=0.71 ...` for the console and `ganforge info`."""
+    values = "  ".join(
+        f"{k}={entry[k]:.4g}" for k in _SHOWN if isinstance(entry.get(k), (int, float))
+    )
+    return f"step {entry.get('step')}: {values}"
+
+
 class EvalCallback(Callback):
     """Every `every` steps: metrics into metrics.jsonl/TensorBoard/history; best.pt by the first."""
 
     def __init__(self, config: Config, logger: MetricsLogger | None = None):
         self.config, self.logger = config, logger
         self.every = config.eval.every
-        first = config.eval.metrics.split(",")[0].strip()
-        self.key = _FIRST_VALUE.get(first, first)
+        self.key = eval_key(config.eval.metrics)
         self.best: float | None = None
         self.extractor = None
 
@@ -123,6 +154,17 @@ class EvalCallback(Callback):
         trainer.history.append(entry)
         if self.logger is not None:
             self.logger.log(trainer, entry, prefix="eval")
-        if self._is_better(values.get(self.key)):
+        better = self._is_better(values.get(self.key))
+        _console(
+            f"ganforge: eval {eval_line(entry)}" + ("  (best so far: best.pt)" if better else "")
+        )
+        if better:
             trainer.check_finite()
             trainer.save_checkpoint(name="best.pt")
+
+
+def _console(line: str) -> None:
+    """A line on stderr that does not break a running tqdm bar."""
+    from tqdm import tqdm
+
+    tqdm.write(line, file=sys.stderr)
