@@ -175,6 +175,7 @@ def _fake_trainer(step=0):
         dist=SimpleNamespace(is_main=True, world_size=1),
         lr_scale=1.0,
         family=SimpleNamespace(name="unconditional"),
+        run_dir=None,
     )
 
 

@@ -152,7 +152,7 @@ class HealthMonitor:
         if trainer.dist.world_size > 1:  # every rank must roll back together: rank 0 decides
             reason = distributed.broadcast_object(reason)
         if reason is not None:
-            raise RollbackNeeded(reason, fix=ADVICE)
+            raise RollbackNeeded(reason, str(trainer.run_dir or "in memory"), ADVICE)
 
     def on_step_end(self, trainer) -> None:
         """Eval results (collapse); at checkpoint intervals, check and snapshot a healthy state."""
@@ -165,7 +165,8 @@ class HealthMonitor:
             trainer.check_finite()  # raises RollbackNeeded after a non-finite loss
             if not (all_finite(trainer.generator) and all_finite(trainer.discriminator)):
                 raise RollbackNeeded(
-                    f"training diverged: non-finite weights at step {trainer.step}"
+                    f"training diverged: non-finite weights at step {trainer.step}",
+                    str(trainer.run_dir or "in memory"),
                 )
             if not self._winning and not self._collapsed and not self._dead:
                 self._take_snapshot(trainer)  # only healthy states are kept
