@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from ganforge.errors import GanforgeError
@@ -49,10 +50,50 @@ def save_image(pixels: np.ndarray, path: str | Path) -> Path:
     return path
 
 
+def to_model_range(pixels: torch.Tensor) -> torch.Tensor:
+    """uint8 pixels on 0..255 -> float32 on [-1, 1], what the networks see (a new tensor)."""
+    if pixels.dtype != torch.uint8:
+        raise TypeError(f"expected uint8 pixels, got {pixels.dtype}")
+    return pixels.float().div_(127.5).sub_(1.0)
+
+
+def to_pixels(images: torch.Tensor) -> torch.Tensor:
+    """Floats on [-1, 1] -> uint8 pixels on 0..255, the same shape (clamped, then rounded)."""
+    return ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+def resize_images(images: torch.Tensor, resolution: int) -> torch.Tensor:
+    """(N, C, H, W) images to resolution x resolution: bilinear, antialiased (unchanged when
+    already there). uint8 stays uint8 (rounded); floats (in [-1, 1]) stay floats, clamped."""
+    if tuple(images.shape[-2:]) == (resolution, resolution):
+        return images
+    out = F.interpolate(
+        images.float(),
+        size=(resolution, resolution),
+        mode="bilinear",
+        align_corners=False,
+        antialias=True,
+    )
+    if images.dtype == torch.uint8:
+        return out.round().clamp(0, 255).to(torch.uint8)
+    return out.clamp(-1, 1)
+
+
+def convert_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
+    """uint8 (N, C, H, W) to 1 channel (BT.601 luma, as PIL's "L") or 3 (grey repeated)."""
+    if x.shape[1] == channels:
+        return x
+    if channels == 3 and x.shape[1] == 1:
+        return x.expand(-1, 3, -1, -1).contiguous()
+    if channels == 1 and x.shape[1] == 3:
+        weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+        return (x.float() * weights).sum(1, keepdim=True).round().clamp(0, 255).to(torch.uint8)
+    raise GanforgeError(f"cannot convert {x.shape[1]}-channel images to {channels} channels")
+
+
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     """(N, C, H, W) floats in [-1, 1] -> (N, H, W, C) uint8."""
-    x = ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    return x.permute(0, 2, 3, 1).cpu().numpy()
+    return to_pixels(images).permute(0, 2, 3, 1).cpu().numpy()
 
 
 def make_grid(

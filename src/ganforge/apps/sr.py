@@ -35,7 +35,7 @@ from ganforge.data.sr import (
     to_channels,
 )
 from ganforge.errors import GanforgeError
-from ganforge.images import check_image_suffix, save_image
+from ganforge.images import check_image_suffix, save_image, to_model_range, to_pixels
 from ganforge.io_checks import check_writable
 from ganforge.metrics.image_quality import psnr, ssim
 from ganforge.sampling import TrainedGenerator, load_generator
@@ -135,15 +135,14 @@ def _upscale_pixels(
     """uint8 (H, W, C) in the model's channels -> uint8 (H*s, W*s, C)."""
     device = next(model.module.parameters()).device
     lr = torch.from_numpy(pixels.copy()).permute(2, 0, 1)[None].to(device)
-    lr = lr.float().div_(127.5).sub_(1)
+    lr = to_model_range(lr)
     sr = upscale_tensor(model.module, lr, model.config.model.scale, tile, overlap, context)
     return _to_uint8(sr)
 
 
 def _to_uint8(x: torch.Tensor) -> np.ndarray:
     """(1, C, H, W) in [-1, 1] -> uint8 (H, W, C)."""
-    pixels = ((x[0] + 1) * 127.5).round_().clamp_(0, 255).to(torch.uint8)
-    return pixels.permute(1, 2, 0).cpu().numpy()
+    return to_pixels(x[0]).permute(1, 2, 0).cpu().numpy()
 
 
 def upscale(
@@ -364,7 +363,7 @@ def evaluate_sr(
             continue
         hr = image.pixels[: h - h % s, : w - w % s]
         hr_t = torch.from_numpy(np.ascontiguousarray(hr.transpose(2, 0, 1)))[None]
-        lr_t = downscale(hr_t, s).float().div_(127.5).sub_(1)
+        lr_t = to_model_range(downscale(hr_t, s))
         bicubic = _to_uint8(bicubic_resize(lr_t, hr.shape[:2]).clamp_(-1, 1))
         outputs = [bicubic]
         for model in models:

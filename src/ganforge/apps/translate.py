@@ -26,7 +26,14 @@ from ganforge.data.folder import _rel, _scan, unreadable_image_error
 from ganforge.data.sr import decode_image, to_channels
 from ganforge.errors import GanforgeError
 from ganforge.families.pix2pix import TranslationFamily
-from ganforge.images import IMAGE_SUFFIXES, check_image_suffix, save_image, to_uint8
+from ganforge.images import (
+    IMAGE_SUFFIXES,
+    check_image_suffix,
+    save_image,
+    to_model_range,
+    to_pixels,
+    to_uint8,
+)
 from ganforge.io_checks import check_writable
 from ganforge.nets.layers import crop_box, pad_to_multiple
 from ganforge.sampling import TrainedGenerator, load_generator
@@ -62,7 +69,7 @@ def _as_input(images: torch.Tensor | np.ndarray, channels: int) -> torch.Tensor:
         raise GanforgeError(
             f"expected images of shape (N, C, H, W) or (C, H, W), got {tuple(x.shape)}"
         )
-    x = x.float() / 127.5 - 1.0 if x.dtype == torch.uint8 else x.float()
+    x = to_model_range(x) if x.dtype == torch.uint8 else x.float()
     if x.shape[1] == channels:
         return x
     if x.shape[1] == 1 and channels == 3:
@@ -304,8 +311,8 @@ def score_translations(
     if n is not None:
         sources, truth = sources[:n], truth[:n]
     outputs = translate(model, sources, direction, device, batch_size)
-    truth_f = truth.float() / 127.5 - 1.0
-    out_u8 = ((outputs.clamp(-1, 1) + 1) * 127.5).round()
+    truth_f = to_model_range(truth)
+    out_u8 = to_pixels(outputs).float()
     scores: dict[str, float] = {
         "n": len(outputs),
         "l1": float((outputs.clamp(-1, 1) - truth_f).abs().mean() / 2),
@@ -322,7 +329,7 @@ def score_translations(
     if model.config.model.family == "cyclegan":
         back = "BtoA" if direction == "AtoB" else "AtoB"
         round_trip = translate(model, outputs, back, device, batch_size)
-        src = sources.float() / 127.5 - 1.0
+        src = to_model_range(sources)
         scores["cycle_l1"] = float((round_trip.clamp(-1, 1) - src).abs().mean() / 2)
     classes = dataset.meta.get("source_classes")
     if classes is not None and truth.shape[1] == 1:

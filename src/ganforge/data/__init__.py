@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from ganforge.data.dataset import BatchSampler, InMemoryDataset
 from ganforge.errors import GanforgeError
+from ganforge.images import convert_channels, resize_images
 
 __all__ = ["BatchSampler", "InMemoryDataset", "load_dataset", "DATA_SOURCES"]
 
@@ -74,24 +74,11 @@ def load_dataset(
 
 def _conform(dataset: InMemoryDataset, resolution: int, channels: int) -> InMemoryDataset:
     """Resize (bilinear, antialiased) and convert channels so images match the run's settings."""
-    data = dataset.data
-    if data.shape[-1] != resolution or data.shape[-2] != resolution:
-        data = F.interpolate(
-            data.float(),
-            size=(resolution, resolution),
-            mode="bilinear",
-            align_corners=False,
-            antialias=True,
-        )
-        data = data.round().clamp(0, 255).to(torch.uint8)
-    if channels == 3 and data.shape[1] == 1:
-        data = data.expand(-1, 3, -1, -1).contiguous()
-    elif channels == 1 and data.shape[1] == 3:
-        # ITU-R BT.601 luma, the same weights PIL uses for "L".
-        weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
-        data = (data.float() * weights).sum(1, keepdim=True).round().clamp(0, 255).to(torch.uint8)
-    elif channels not in (0, 1, 3):
+    data = resize_images(dataset.data, resolution)
+    if channels not in (0, 1, 3):
         raise GanforgeError(f"--channels must be 1 or 3, got {channels}")
+    if channels:
+        data = convert_channels(data, channels)
     if data is dataset.data:
         return dataset
     return InMemoryDataset(data, dataset.labels, dataset.class_names, dataset.name, dataset.meta)

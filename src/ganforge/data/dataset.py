@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ganforge.images import to_model_range
+
 
 @dataclass
 class InMemoryDataset:
@@ -52,7 +54,7 @@ class InMemoryDataset:
     def to_model_range(self, raw: torch.Tensor) -> torch.Tensor:
         """Convert stored samples to what the networks see: images to float in [-1, 1]."""
         if raw.dtype == torch.uint8:
-            return raw.float().div_(127.5).sub_(1.0)
+            return to_model_range(raw)
         return raw.float()
 
     def batch(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:

@@ -46,6 +46,7 @@ from PIL import Image
 
 from ganforge.data.dataset import InMemoryDataset
 from ganforge.errors import GanforgeError
+from ganforge.images import convert_channels, resize_images
 
 BUILTIN_TASKS = {
     "edges2digits": "Sobel edge maps of MNIST digits -> the digits (paired; :train, :test)",
@@ -362,18 +363,6 @@ def load_unpaired_folders(
 # ---- channels and sizes --------------------------------------------------------------------
 
 
-def convert_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
-    """uint8 (N, C, H, W) to 1 channel (BT.601 luma, as PIL's "L") or 3 (grey repeated)."""
-    if x.shape[1] == channels:
-        return x
-    if channels == 3 and x.shape[1] == 1:
-        return x.expand(-1, 3, -1, -1).contiguous()
-    if channels == 1 and x.shape[1] == 3:
-        weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
-        return (x.float() * weights).sum(1, keepdim=True).round().clamp(0, 255).to(torch.uint8)
-    raise GanforgeError(f"cannot convert {x.shape[1]}-channel images to {channels} channels")
-
-
 def match_channels(
     a: torch.Tensor, b: torch.Tensor, channels: int = 0
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -382,20 +371,6 @@ def match_channels(
         raise GanforgeError(f"--channels must be 1 or 3, got {channels}")
     want = channels or max(a.shape[1], b.shape[1])
     return convert_channels(a, want), convert_channels(b, want)
-
-
-def resize_images(x: torch.Tensor, resolution: int) -> torch.Tensor:
-    """uint8 (N, C, H, W) to resolution x resolution (bilinear, antialiased, as load_dataset)."""
-    if x.shape[-1] == resolution and x.shape[-2] == resolution:
-        return x
-    out = F.interpolate(
-        x.float(),
-        size=(resolution, resolution),
-        mode="bilinear",
-        align_corners=False,
-        antialias=True,
-    )
-    return out.round().clamp(0, 255).to(torch.uint8)
 
 
 # ---- built-in tasks ------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from ganforge.data.folder import (
     unreadable_reason,
 )
 from ganforge.errors import GanforgeError
+from ganforge.images import to_model_range
 
 
 def bicubic_resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -198,7 +199,7 @@ class SRDataset:
 
     def to_model_range(self, raw: torch.Tensor) -> torch.Tensor:
         """uint8 pixels -> float in [-1, 1]."""
-        return raw.float().div_(127.5).sub_(1.0)
+        return to_model_range(raw)
 
     def batch(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Random HR crops of the images at ``index`` (flipped/rotated) and their LR versions."""

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge.errors import GanforgeError
+from ganforge.images import to_model_range
 
 RANGE_TOLERANCE = 1e-3
 MIN_SIDE = 8  # smaller images carry too little to resize meaningfully
@@ -80,7 +81,7 @@ def check_images(images: torch.Tensor | np.ndarray, where: str = "images") -> to
     """
     x = validate_images(images, where)
     if x.dtype == torch.uint8:
-        return x.float().div_(127.5).sub_(1.0)
+        return to_model_range(x)
     x = x.float()
     if x.numel() and float(x.min()) >= 0 and x.shape[0] >= 16:
         warnings.warn(
