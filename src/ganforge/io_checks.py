@@ -1,10 +1,14 @@
-"""Checks on output paths made before any work, so a long job never fails at its last step."""
+"""Output paths: checks made before any work, so a long job never fails at its last step, and
+the one atomic writer (temporary file + rename), so no reader ever sees a half-written file."""
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 from ganforge.errors import GanforgeError
 
@@ -60,3 +64,44 @@ def _probe(folder: Path) -> None:
     handle, name = tempfile.mkstemp(prefix=".ganforge-write-test-", dir=folder)
     os.close(handle)
     os.unlink(name)
+
+
+@contextmanager
+def atomic_write(
+    path: str | os.PathLike,
+    mode: str = "w",
+    *,
+    durable: bool = False,
+    encoding: str | None = None,
+    newline: str | None = None,
+) -> Iterator[IO]:
+    """A file opened on a temporary file beside ``path``, renamed over ``path`` when the block
+    ends; an error (or an interrupt) in the block removes it and leaves ``path`` as it was.
+
+    ``durable=True`` also fsyncs the file and then its folder, so the new file survives a power
+    cut (checkpoints, downloads). The folder must exist; OSError is raised as it comes.
+    """
+    path = Path(path)
+    if "b" not in mode and encoding is None:
+        encoding = "utf-8"
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, mode, encoding=encoding, newline=newline) as f:
+            yield f
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; what ganforge writes is meant to be read
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    if durable:
+        try:  # persist the rename itself
+            folder = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(folder)
+            finally:
+                os.close(folder)
+        except OSError:
+            pass

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ganforge.data.mnist import FILE_NAMES, cache_dir, has_mnist, search_path
 from ganforge.errors import GanforgeError
+from ganforge.io_checks import atomic_write
 
 MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -72,20 +73,6 @@ def _fetch(url: str) -> bytes:
         return response.read()
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside `path`, then rename: no half-written file is ever seen."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _where_to_put(target: Path) -> str:
     return (
         f"put the four files ({', '.join(FILE_NAMES)}) in {target} (or point GANFORGE_DATA at them)"
@@ -115,7 +102,9 @@ def download_mnist(
         if is_verified(path):
             log(f"{name}: already there, checksum ok")
             continue
-        _write_atomically(path, _download_one(name, mirrors, target, log))
+        data = _download_one(name, mirrors, target, log)
+        with atomic_write(path, "wb", durable=True) as f:  # no half-written file is ever seen
+            f.write(data)
     log(f"MNIST is in {target}")
     return target
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 import warnings
 import zipfile
 from collections.abc import Callable
@@ -18,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from ganforge.io_checks import atomic_write
 
 CACHE_ENV = "GANFORGE_CACHE"
 Features = tuple[torch.Tensor, torch.Tensor | None]
@@ -80,15 +81,8 @@ def save_features(key: FeatureKey, features: torch.Tensor, logits: torch.Tensor 
     arrays = {"features": features.cpu().numpy()}
     if logits is not None:
         arrays["logits"] = logits.cpu().numpy()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a shared cache must stay readable
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "wb") as f:  # readable by all: a cache may be shared
+        np.savez(f, **arrays)
     return path
 
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -21,6 +19,7 @@ from torch import nn
 import ganforge
 from ganforge.data.dataset import InMemoryDataset
 from ganforge.errors import GanforgeError
+from ganforge.io_checks import atomic_write
 from ganforge.metrics.cache import FeatureKey, cached_features
 from ganforge.metrics.diagnostics import class_diagnostics, class_histogram
 from ganforge.metrics.features import Extractor, extract, get_extractor, validate_images
@@ -322,15 +321,8 @@ def save_result(result: dict, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(result, indent=2, default=str)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a result is meant to be read
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as f:
+        f.write(text)
     return path
 
 

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import pandas as pd
 
 from ganforge.data.tables import check_text, delimiter_name, sniff_delimiter
 from ganforge.errors import GanforgeError
+from ganforge.io_checks import atomic_write
 
 
 def _decode(raw: bytes, where: str) -> str:
@@ -194,19 +196,22 @@ def read_csv(path: str | Path) -> pd.DataFrame:
     return frame
 
 
+@contextmanager
+def _output(path: Path, newline: str | None = None) -> Iterator[IO[str]]:
+    """An atomic text file at ``path`` (folders made); a failure is a one-line error."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(path, "w", newline=newline) as f:
+            yield f
+    except OSError as e:
+        raise GanforgeError(f"cannot write the file ({e.strerror})", str(path)) from None
+
+
 def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write a DataFrame as CSV atomically (temp file + rename): a failure leaves nothing behind."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    except OSError as e:
-        raise GanforgeError(f"cannot write the file ({e.strerror})", str(path)) from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with _output(path, newline="") as f:
+        frame.to_csv(f, index=False)
     return path
 
 
@@ -216,34 +221,17 @@ def write_csv_chunks(frames: Iterable[pd.DataFrame], path: str | Path) -> tuple[
     Memory stays at one frame; a failure (or an error raised by `frames`) leaves nothing behind.
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     rows = 0
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
-            for frame in frames:
-                frame.to_csv(f, index=False, header=rows == 0)
-                rows += len(frame)
-        os.replace(tmp, path)
-    except OSError as e:
-        raise GanforgeError(f"cannot write the file ({e.strerror})", str(path)) from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with _output(path, newline="") as f:
+        for frame in frames:
+            frame.to_csv(f, index=False, header=rows == 0)
+            rows += len(frame)
     return path, rows
 
 
 def atomic_write_text(text: str, path: str | Path) -> Path:
     """Write a text file atomically (temp file + rename)."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as e:
-        raise GanforgeError(f"cannot write the file ({e.strerror})", str(path)) from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with _output(path) as f:
+        f.write(text)
     return path

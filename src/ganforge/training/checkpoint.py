@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import pickletools
 import re
 import warnings
@@ -14,6 +13,7 @@ from typing import Any, TypeVar
 import torch
 
 from ganforge.errors import GanforgeError
+from ganforge.io_checks import atomic_write
 
 FORMAT = "ganforge-checkpoint"
 GENERATOR_FORMAT = "ganforge-generator"
@@ -27,25 +27,8 @@ def atomic_save(obj: Any, path: str | Path) -> None:
 
     A crash mid-write leaves the previous file intact: the rename is the commit point.
     """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    try:  # persist the rename itself
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
+    with atomic_write(path, "wb", durable=True) as f:
+        torch.save(obj, f)
 
 
 # What each ganforge file format is, for messages that say what a file is and what was wanted.
