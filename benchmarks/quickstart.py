@@ -159,6 +159,7 @@ def run_command(preset: str, steps: int | None, out: Path, keep: Path | None) ->
     name = f"{preset}-{steps or 'full'}"
     cmd = [sys.executable, "-m", "ganforge", "train", "--preset", preset, "--out", str(out)]
     cmd += ["--name", name, "--quiet"] + (["--steps", str(steps)] if steps else [])
+    cmd += ["--monitor", "off"] if steps == 1 else []  # one step: no health verdict to wait for
     if EMULATE_AVX2:
         env.update(AVX2_ENV)
         cmd += ["--precision", "fp32"] if get_preset(preset).train.precision == "auto" else []

@@ -79,6 +79,9 @@ TOY_MODEL: dict[str, Any] = {"arch": "mlp", "latent_dim": 8, "g_width": 128, "d_
 TOY_TRAIN: dict[str, Any] = {
     "steps": 4000,
     "batch_size": 256,
+    # A step of these small MLPs is too little work to share: ring-vanilla took 4.9 ms a step
+    # on 1 thread vs 9.5-11.7 on 2 (benchmarks/quickstart.py, 2-core EPYC, load ~1).
+    "threads": 1,
     # D learns twice as fast as G (TTUR): with equal rates G smears samples along
     # the circle between the modes instead of sharpening onto them.
     "lr_g": 5e-4,
