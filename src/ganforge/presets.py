@@ -132,6 +132,10 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
                 "batch_size": 64,
                 "ema": 0.999,
                 "precision": "auto",  # bf16 where the CPU/GPU has it natively: ~1.6x here
+                # bf16 convolutions on 2 threads ran 3.4-8x slower than on 1 on the 2-core
+                # EPYC, quiet or busy; 1 thread was the best arm or within 0.76x of it
+                # (benchmarks/results/quickstart.jsonl).
+                "threads": 1,
                 "log_every": 100,
                 "sample_every": 500,
                 "checkpoint_every": 500,
