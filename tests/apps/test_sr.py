@@ -9,8 +9,6 @@ import torch
 from PIL import Image
 
 from ganforge.apps.sr import (
-    _ramp,
-    _starts,
     evaluate_sr,
     load_sr_model,
     upscale,
@@ -22,6 +20,8 @@ from ganforge.data.sr import bicubic_resize, downscale
 from ganforge.errors import GanforgeError
 from ganforge.metrics.image_quality import psnr, ssim
 from ganforge.nets.srresnet import SRResNet
+from ganforge.tiling import blend_ramp as _ramp
+from ganforge.tiling import tile_starts as _starts
 from tests.cli_helpers import assert_one_line_error, run_cli
 
 

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from ganforge.data.folder import _rel, _scan, unreadable_image_error
+from ganforge.data.folder import mirror_folder, relative_name, unreadable_image_error
 from ganforge.data.sr import (
     bicubic_resize,
     decode_image,
@@ -39,9 +39,7 @@ from ganforge.images import check_image_suffix, save_image, to_model_range, to_p
 from ganforge.io_checks import check_writable
 from ganforge.metrics.image_quality import psnr, ssim
 from ganforge.sampling import TrainedGenerator, load_generator
-from ganforge.tiling import blend_ramp as _ramp  # noqa: F401 - kept for callers of the old name
 from ganforge.tiling import run_tiled
-from ganforge.tiling import tile_starts as _starts  # noqa: F401 - kept for callers of the old name
 
 _SSIM_WINDOW = 11
 
@@ -100,9 +98,9 @@ def upscale_tensor(
 def _as_pixels(image: Image.Image | np.ndarray) -> tuple[np.ndarray, bool]:
     """Any PIL image or uint8/uint16 array -> (uint8 (H, W, 1|3), is_grey)."""
     if isinstance(image, Image.Image):
-        from ganforge.data.folder import _normalise
+        from ganforge.data.folder import normalise_mode
 
-        im, grey = _normalise(image)
+        im, grey = normalise_mode(image)
         pixels = np.asarray(im)
         if im.mode == "F":
             pixels = np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
@@ -203,27 +201,13 @@ def upscale_path(
         check_writable(target, what="output image", fix="choose a writable -o")
         pairs = [(source, target)]
     else:
-        if output.exists() and not output.is_dir():
-            raise GanforgeError(
-                "a folder of images needs an output folder, not a file",
-                str(output),
-                "pass -o NEW_FOLDER",
-            )
-        if output.resolve() == source.resolve():
-            raise GanforgeError(
-                "the output folder is the input folder (the originals would be overwritten)",
-                str(output),
-                "pass another -o folder",
-            )
-        check_writable(output, folder=True, what="output folder", fix="choose a writable -o")
-        files, _ = _scan(source)
-        pairs = [(f, output / _rel(f, source)) for f in files]
+        pairs = mirror_folder(source, output)
     for file, target in pairs:
         decoded = decode_image(file)
         if isinstance(decoded, str):
             if source.is_file():
                 raise unreadable_image_error(file, decoded)
-            report.skipped.append(f"{_rel(file, source)} ({decoded})")
+            report.skipped.append(f"{relative_name(file, source)} ({decoded})")
             continue
         pixels, _ = decoded
         # A grey file arrives as (H, W, 1) and comes back grey (see upscale).

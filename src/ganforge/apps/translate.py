@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ganforge.data.folder import _rel, _scan, unreadable_image_error
+from ganforge.data.folder import mirror_folder, relative_name, unreadable_image_error
 from ganforge.data.sr import decode_image, to_channels
 from ganforge.errors import GanforgeError
 from ganforge.families.pix2pix import TranslationFamily
@@ -198,21 +198,7 @@ def _plan(source: Path, out: Path) -> list[tuple[Path, Path]]:
         check_image_suffix(target)
         check_writable(target, what="output image", fix="choose a writable -o")
         return [(source, target)]
-    if out.exists() and not out.is_dir():
-        raise GanforgeError(
-            "a folder of inputs needs an output folder, but the output is a file",
-            str(out),
-            "pass -o a folder path",
-        )
-    if out.resolve() == source.resolve():
-        raise GanforgeError(
-            "the output folder is the input folder (the originals would be overwritten)",
-            str(out),
-            "pass another -o folder",
-        )
-    check_writable(out, folder=True, what="output folder", fix="choose a writable -o")
-    files, _ = _scan(source)
-    return [(f, out / _rel(f, source)) for f in files]
+    return mirror_folder(source, out)
 
 
 def translate_files(
@@ -242,7 +228,7 @@ def translate_files(
         if isinstance(decoded, str):
             if source.is_file():
                 raise unreadable_image_error(file, decoded)
-            report.skipped.append(f"{_rel(file, source)} ({decoded})")
+            report.skipped.append(f"{relative_name(file, source)} ({decoded})")
             continue
         pixels = torch.from_numpy(np.array(to_channels(decoded[0], channels))).permute(2, 0, 1)
         image = translate_image(

@@ -43,10 +43,11 @@ from PIL import Image, UnidentifiedImageError
 from ganforge.data.dataset import InMemoryDataset
 from ganforge.errors import GanforgeError
 from ganforge.images import IMAGE_SUFFIXES
+from ganforge.io_checks import check_writable
 
 IMAGE_EXTENSIONS = IMAGE_SUFFIXES
 _GREY_MODES = {"1", "L", "LA", "La", "I", "F"}
-_DECODE_ERRORS = (
+DECODE_ERRORS = (
     OSError,
     SyntaxError,
     ValueError,
@@ -76,7 +77,7 @@ def load_image_folder(
             f"channels must be 1, 3 or None (automatic), got {channels!r}", fix="use 1 or 3"
         )
     root = Path(path).expanduser()
-    files, class_dirs = _scan(root)
+    files, class_dirs = scan_images(root)
 
     n_workers = workers or min(8, os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=n_workers) as pool:
@@ -86,14 +87,14 @@ def load_image_folder(
     good = [(f, r) for f, r in zip(files, results, strict=True) if not isinstance(r, str)]
     bad = [(f, r) for f, r in zip(files, results, strict=True) if isinstance(r, str)]
     if not good:
-        first = "; ".join(f"{_rel(f, root)} ({why})" for f, why in bad[:_NAMES_IN_WARNING])
+        first = "; ".join(f"{relative_name(f, root)} ({why})" for f, why in bad[:_NAMES_IN_WARNING])
         raise GanforgeError(
             f"none of the {len(files)} image files could be read",
             str(root),
             f"replace or remove the broken files (first: {first})",
         )
     if bad:
-        names = ", ".join(f"{_rel(f, root)} ({why})" for f, why in bad[:_NAMES_IN_WARNING])
+        names = ", ".join(f"{relative_name(f, root)} ({why})" for f, why in bad[:_NAMES_IN_WARNING])
         more = f" and {len(bad) - _NAMES_IN_WARNING} more" if len(bad) > _NAMES_IN_WARNING else ""
         warn(
             f"ganforge: warning: skipped {len(bad)} unreadable image file(s)"
@@ -110,17 +111,21 @@ def load_image_folder(
     data = torch.empty((len(good), channels, resolution, resolution), dtype=torch.uint8)
     for i, (_, (pixels, _)) in enumerate(good):
         data[i] = _to_channels(pixels, channels)  # a grey (H, W) broadcasts over the channels
-    paths = [_rel(f, root) for f, _ in good]
+    paths = [relative_name(f, root) for f, _ in good]
     return InMemoryDataset(
         data,
         labels,
         class_names,
         name=root.resolve().name or str(root),
-        meta={"paths": paths, "root": str(root), "skipped": [_rel(f, root) for f, _ in bad]},
+        meta={
+            "paths": paths,
+            "root": str(root),
+            "skipped": [relative_name(f, root) for f, _ in bad],
+        },
     )
 
 
-def _scan(root: Path) -> tuple[list[Path], list[Path]]:
+def scan_images(root: Path) -> tuple[list[Path], list[Path]]:
     """Image files in sorted relative-path order, and the class folders (empty when unlabelled)."""
     if not root.exists():
         raise GanforgeError("image folder not found", str(root), "check the path")
@@ -151,7 +156,7 @@ def _scan(root: Path) -> tuple[list[Path], list[Path]]:
             str(root),
             f"add images ({' '.join(IMAGE_EXTENSIONS)}; subfolders are searched too)",
         )
-    files.sort(key=lambda f: _rel(f, root))
+    files.sort(key=lambda f: relative_name(f, root))
 
     subdirs = sorted(
         (d for d in root.iterdir() if d.is_dir() and not _hidden(d.name)), key=lambda d: d.name
@@ -159,7 +164,7 @@ def _scan(root: Path) -> tuple[list[Path], list[Path]]:
     at_top = any(f.parent == root for f in files)
     class_dirs = subdirs if not at_top and len(subdirs) >= 2 else []
     for d in class_dirs:
-        if not any(_rel(f, root).startswith(d.name + "/") for f in files):
+        if not any(relative_name(f, root).startswith(d.name + "/") for f in files):
             raise GanforgeError(
                 f"class folder {d.name!r} has no image files",
                 str(d),
@@ -173,11 +178,13 @@ def _labels(
 ) -> torch.Tensor:
     """Label of each readable file: the index of its top-level folder among the classes."""
     index = {name: i for i, name in enumerate(class_names)}
-    labels = torch.tensor([index[_rel(f, root).split("/")[0]] for f in files], dtype=torch.int64)
+    labels = torch.tensor(
+        [index[relative_name(f, root).split("/")[0]] for f in files], dtype=torch.int64
+    )
     counts = torch.bincount(labels, minlength=len(class_names))
     for name, count in zip(class_names, counts.tolist(), strict=True):
         if count == 0:
-            broken = sum(_rel(f, root).startswith(name + "/") for f, _ in bad)
+            broken = sum(relative_name(f, root).startswith(name + "/") for f, _ in bad)
             raise GanforgeError(
                 f"class folder {name!r} has no readable images ({broken} unreadable)",
                 str(root / name),
@@ -205,12 +212,12 @@ def _decode(file: Path, resolution: int) -> tuple[np.ndarray, bool] | str:
                 )
                 im.draft(im.mode, target)
             im.load()
-            return _resize_square(_normalise(im), resolution)
-    except _DECODE_ERRORS as e:
+            return resize_square(normalise_mode(im), resolution)
+    except DECODE_ERRORS as e:
         return unreadable_reason(file, e)
 
 
-def _normalise(im: Image.Image) -> tuple[Image.Image, bool]:
+def normalise_mode(im: Image.Image) -> tuple[Image.Image, bool]:
     """Bring any mode to L, RGB (both uint8) or F (float, already on the 0..255 scale)."""
     mode = im.mode
     grey = mode in _GREY_MODES or mode.startswith("I;16")
@@ -248,9 +255,7 @@ def _grey_palette(im: Image.Image) -> bool:
     return bool(np.all(colours[:, 0] == colours[:, 1]) and np.all(colours[:, 1] == colours[:, 2]))
 
 
-def _resize_square(
-    normalised: tuple[Image.Image, bool], resolution: int
-) -> tuple[np.ndarray, bool]:
+def resize_square(normalised: tuple[Image.Image, bool], resolution: int) -> tuple[np.ndarray, bool]:
     """Scale the shorter side to ``resolution`` and keep the centre square, in one resample."""
     im, grey = normalised
     w, h = im.size
@@ -335,7 +340,28 @@ def unreadable_image_error(file: str | os.PathLike, reason: str) -> GanforgeErro
     )
 
 
-def _rel(file: Path, root: Path) -> str:
+def mirror_folder(source: Path, output: Path) -> list[tuple[Path, Path]]:
+    """(input, output) pairs for a command that writes one image per image file of folder
+    ``source`` into folder ``output`` (sub-paths and names kept), checked before any work."""
+    if output.exists() and not output.is_dir():
+        raise GanforgeError(
+            "a folder of inputs needs an output folder, but the output is a file",
+            str(output),
+            "pass -o a folder path",
+        )
+    if output.resolve() == source.resolve():
+        raise GanforgeError(
+            "the output folder is the input folder (the originals would be overwritten)",
+            str(output),
+            "pass another -o folder",
+        )
+    check_writable(output, folder=True, what="output folder", fix="choose a writable -o")
+    files, _ = scan_images(source)
+    return [(f, output / relative_name(f, source)) for f in files]
+
+
+def relative_name(file: Path, root: Path) -> str:
+    """``file``'s path below ``root`` with forward slashes (how files are named and sorted)."""
     return file.relative_to(root).as_posix()
 
 

@@ -170,15 +170,16 @@ def _stem(relative: str) -> str:
 
 def _list_by_stem(root: Path) -> dict[str, Path]:
     """Image files under root keyed by their pairing key; two files with one key is an error."""
-    from ganforge.data.folder import _rel, _scan
+    from ganforge.data.folder import relative_name, scan_images
 
-    files, _ = _scan(root)
+    files, _ = scan_images(root)
     by_stem: dict[str, Path] = {}
     for file in files:
-        key = _stem(_rel(file, root))
+        key = _stem(relative_name(file, root))
         if key in by_stem:
+            both = ", ".join(relative_name(f, root) for f in (by_stem[key], file))
             raise GanforgeError(
-                f"two images pair as {key!r} ({_rel(by_stem[key], root)}, {_rel(file, root)})",
+                f"two images pair as {key!r} ({both})",
                 str(root),
                 "keep one file per name in each paired folder",
             )
@@ -270,16 +271,16 @@ def load_side_by_side(
 ) -> TranslationDataset:
     """Pairs from single images holding A on the left half and B on the right half."""
     from ganforge.data.folder import (
-        _DECODE_ERRORS,
-        _normalise,
-        _rel,
-        _resize_square,
-        _scan,
+        DECODE_ERRORS,
+        normalise_mode,
+        relative_name,
+        resize_square,
+        scan_images,
         unreadable_reason,
     )
 
     root = Path(folder).expanduser()
-    files, _ = _scan(root)
+    files, _ = scan_images(root)
     halves: list[tuple[np.ndarray, np.ndarray, bool]] = []
     names, odd, bad = [], [], []
     for file in files:
@@ -287,20 +288,20 @@ def load_side_by_side(
             with Image.open(file) as im:
                 im.seek(0)
                 im.load()
-                im, grey = _normalise(im)
-        except _DECODE_ERRORS as e:
-            bad.append(f"{_rel(file, root)} ({unreadable_reason(file, e)})")
+                im, grey = normalise_mode(im)
+        except DECODE_ERRORS as e:
+            bad.append(f"{relative_name(file, root)} ({unreadable_reason(file, e)})")
             continue
         w, h = im.size
         if w % 2:
-            odd.append(f"{_rel(file, root)} ({w}x{h})")
+            odd.append(f"{relative_name(file, root)} ({w}x{h})")
             continue
         left = im.crop((0, 0, w // 2, h))
         right = im.crop((w // 2, 0, w, h))
-        a, _ = _resize_square((left, grey), resolution)
-        b, _ = _resize_square((right, grey), resolution)
+        a, _ = resize_square((left, grey), resolution)
+        b, _ = resize_square((right, grey), resolution)
         halves.append((a, b, grey))
-        names.append(_rel(file, root))
+        names.append(relative_name(file, root))
     if odd:
         raise GanforgeError(
             f"{len(odd)} side-by-side image(s) have an odd width, so their halves differ in size "

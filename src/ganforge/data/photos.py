@@ -111,12 +111,12 @@ def _read(name: str) -> np.ndarray:
             str(path),
             f"reinstall {package} (pip install --force-reinstall {_PIP[package]})",
         )
-    from ganforge.data.folder import _DECODE_ERRORS, unreadable_reason
+    from ganforge.data.folder import DECODE_ERRORS, unreadable_reason
 
     try:
         with Image.open(path) as im:
             return np.array(im.convert("RGB"))
-    except _DECODE_ERRORS as e:
+    except DECODE_ERRORS as e:
         raise GanforgeError(
             f"built-in photo {name!r} cannot be decoded ({unreadable_reason(path, e)})",
             str(path),

@@ -31,11 +31,11 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ganforge.data.folder import (
-    _DECODE_ERRORS,
+    DECODE_ERRORS,
     IMAGE_EXTENSIONS,
-    _normalise,
-    _rel,
-    _scan,
+    normalise_mode,
+    relative_name,
+    scan_images,
     unreadable_image_error,
     unreadable_reason,
 )
@@ -63,8 +63,8 @@ def decode_image(path: str | os.PathLike) -> tuple[np.ndarray, bool] | str:
         with Image.open(path) as im:
             im.seek(0)
             im.load()
-            image, grey = _normalise(im)
-    except _DECODE_ERRORS as e:
+            image, grey = normalise_mode(im)
+    except DECODE_ERRORS as e:
         return unreadable_reason(path, e)
     pixels = np.asarray(image)
     if image.mode == "F":  # 16-bit and float data, already on the 0..255 scale
@@ -123,14 +123,14 @@ def load_sr_images(
     if not arg:
         raise GanforgeError("folder: needs a path", fix="use --data folder:PATH")
     root = Path(arg).expanduser()
-    files, _ = _scan(root)  # class subfolders mean nothing here: every image is used
+    files, _ = scan_images(root)  # class subfolders mean nothing here: every image is used
     images, bad = [], []
     for file in files:
         result = decode_image(file)
         if isinstance(result, str):
-            bad.append(f"{_rel(file, root)} ({result})")
+            bad.append(f"{relative_name(file, root)} ({result})")
         else:
-            images.append(SRImage(_rel(file, root), to_channels(result[0], channels)))
+            images.append(SRImage(relative_name(file, root), to_channels(result[0], channels)))
     if not images:
         raise GanforgeError(
             f"none of the {len(files)} image files could be read",

@@ -28,7 +28,7 @@ from ganforge.config import Config, merge
 from ganforge.errors import GanforgeError
 from ganforge.families.tabular import SpanActivation, TabularFamily
 from ganforge.tabular.sampler import ConditionSampler, TableDataset
-from ganforge.tabular.transformer import TableTransformer, _key, _plain
+from ganforge.tabular.transformer import TableTransformer, level_key, plain_value
 from ganforge.training.checkpoint import read_torch_file
 
 FORMAT = "ganforge-tabular"
@@ -408,7 +408,9 @@ class TabularGAN:
                 for column, level, _ in parsed:
                     name = self.transformer.discrete_columns()[column].name
                     keep &= (
-                        frame[name].map(lambda v, lv=level: _same_level(_plain(v), lv)).to_numpy()
+                        frame[name]
+                        .map(lambda v, lv=level: _same_level(plain_value(v), lv))
+                        .to_numpy()
                     )
                 frame = frame[keep]
             frame = frame.iloc[: n - have].reset_index(drop=True)
@@ -512,7 +514,7 @@ def _same_level(level: Any, value: Any) -> bool:
         )
     if value is None:
         return False
-    if _key(level) == _key(_plain(value)):
+    if level_key(level) == level_key(plain_value(value)):
         return True
     text = str(value).strip()
     if isinstance(level, bool):

@@ -37,16 +37,16 @@ def column_kinds(
     frame: pd.DataFrame, discrete: list[str] | None = None, threshold: int = 10
 ) -> dict[str, str]:
     """{column: numerical | categorical | datetime} the way the transformer decides them."""
-    from ganforge.tabular.transformer import _datetime_format, _is_bool_like
+    from ganforge.tabular.transformer import datetime_format_of, is_bool_like
 
     kinds = {}
     for name in frame.columns:
         series = frame[name]
         if discrete is not None and name in discrete:
             kinds[name] = "categorical"
-        elif _is_bool_like(series):
+        elif is_bool_like(series):
             kinds[name] = "categorical"
-        elif pd.api.types.is_datetime64_any_dtype(series) or _datetime_format(series):
+        elif pd.api.types.is_datetime64_any_dtype(series) or datetime_format_of(series):
             kinds[name] = "datetime"
         elif pd.api.types.is_numeric_dtype(series):
             values = series.dropna()
@@ -60,13 +60,13 @@ def column_kinds(
 
 def sdmetrics_metadata(frame: pd.DataFrame, kinds: dict[str, str]) -> dict:
     """SDMetrics single-table metadata for these kinds."""
-    from ganforge.tabular.transformer import _datetime_format
+    from ganforge.tabular.transformer import datetime_format_of
 
     columns = {}
     for name, kind in kinds.items():
         entry: dict[str, Any] = {"sdtype": kind}
         if kind == "datetime":
-            fmt = _datetime_format(frame[name])
+            fmt = datetime_format_of(frame[name])
             if fmt:
                 entry["datetime_format"] = fmt
         columns[name] = entry
@@ -75,9 +75,9 @@ def sdmetrics_metadata(frame: pd.DataFrame, kinds: dict[str, str]) -> dict:
 
 def _numbers(series: pd.Series, kind: str) -> np.ndarray:
     if kind == "datetime":
-        from ganforge.tabular.transformer import _datetime_format
+        from ganforge.tabular.transformer import datetime_format_of
 
-        fmt = _datetime_format(series)
+        fmt = datetime_format_of(series)
         parsed = pd.to_datetime(series, format=fmt) if fmt else pd.to_datetime(series)
         out = np.full(len(series), np.nan)
         ok = parsed.notna().to_numpy()

@@ -95,13 +95,13 @@ class Column:
         return list(self.categories) + (["(other)"] if self.rare_values else [])
 
 
-def _is_bool_like(series: pd.Series) -> bool:
+def is_bool_like(series: pd.Series) -> bool:
     if series.dtype == bool or str(series.dtype) == "boolean":
         return True
     return series.dtype == object and pd.api.types.infer_dtype(series, skipna=True) == "boolean"
 
 
-def _datetime_format(series: pd.Series) -> str | None:
+def datetime_format_of(series: pd.Series) -> str | None:
     """The strftime format every value of a text column parses with, or None (not dates)."""
     from pandas.tseries.api import guess_datetime_format
 
@@ -129,7 +129,7 @@ def _decimals(values: np.ndarray) -> int:
     return -1
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
     """A numpy/pandas scalar as a plain Python value (None for missing)."""
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return None
@@ -250,7 +250,7 @@ class TableTransformer:
         if dtype == "datetime" and pandas_dtype.startswith("datetime64"):
             column.datetime_format = ""
         elif dtype == "datetime":
-            column.datetime_format = _datetime_format(series) or ""
+            column.datetime_format = datetime_format_of(series) or ""
         if given_id or (given_id is None and public is None and forced is None):
             if given_id or _looks_like_ids(name, series, dtype, numeric):
                 self._fit_ids(column, series, dtype, numeric, rng, given=bool(given_id))
@@ -261,7 +261,7 @@ class TableTransformer:
                 "asked: its synthetic values are real training values"
             )
         if public is None and values.nunique() == 1 and rate == 0 and forced is None:
-            column.kind, column.value = "constant", _plain(values.iloc[0])
+            column.kind, column.value = "constant", plain_value(values.iloc[0])
             return column
         if public is not None and "categories" in public:
             discrete = True
@@ -283,7 +283,7 @@ class TableTransformer:
     @staticmethod
     def _logical_type(series: pd.Series, values: pd.Series) -> tuple[str, np.ndarray | None]:
         """(dtype name, the non-missing values as float64 or None for text)."""
-        if _is_bool_like(series):
+        if is_bool_like(series):
             return "bool", None
         if pd.api.types.is_datetime64_any_dtype(series):
             return "datetime", _datetime_numbers(values)
@@ -295,7 +295,7 @@ class TableTransformer:
             if series.isna().any() and _integral(numbers):
                 return "int", numbers
             return "float", numbers
-        fmt = _datetime_format(series)
+        fmt = datetime_format_of(series)
         if fmt is not None:
             parsed = pd.to_datetime(values, format=fmt)
             return "datetime", _datetime_numbers(parsed)
@@ -303,11 +303,11 @@ class TableTransformer:
 
     def _fit_discrete(self, column: Column, series: pd.Series, public: dict | None) -> None:
         column.kind = "discrete"
-        counts = series.map(_plain).value_counts(dropna=False)
-        levels = [_plain(v) for v in counts.index]
+        counts = series.map(plain_value).value_counts(dropna=False)
+        levels = [plain_value(v) for v in counts.index]
         numbers = [int(c) for c in counts.to_numpy()]
         if public is not None and "categories" in public:
-            known = [_plain(v) for v in public["categories"]]
+            known = [plain_value(v) for v in public["categories"]]
             if column.missing_rate > 0 and None not in known:
                 known.append(None)  # that a column has gaps is treated as part of its schema
             column.categories, column.counts = known, [1] * len(known)  # counts: no data read
@@ -594,7 +594,7 @@ def _public_number(column: Column, public: dict, key: str) -> float:
         ) from None
 
 
-def _key(value: Any) -> Any:
+def level_key(value: Any) -> Any:
     """A lookup key under which 1, 1.0, '1' of one level coincide only when they are equal."""
     if isinstance(value, float) and value.is_integer():
         return int(value)
