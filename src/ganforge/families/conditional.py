@@ -22,20 +22,14 @@ the MNIST presets learned one image per digit and ignored the noise.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ganforge import objectives
 from ganforge.errors import GanforgeError
-from ganforge.families.base import Family, Logs
-from ganforge.families.unconditional import adversarial_d_terms
+from ganforge.families.base import Family, Logs, adversarial_d_terms
 from ganforge.nets import conditional as conditional_nets
-
-if TYPE_CHECKING:  # built by the Trainer (training/augment.py); families never import training
-    from ganforge.training.augment import Augment
 
 
 class _ClassLogitRecorder:
@@ -74,11 +68,6 @@ class ConditionalFamily(Family):
 
     name = "conditional"
     conditional = True
-
-    def __init__(self, config):
-        super().__init__(config)
-        # DiffAugment/ADA in front of every D call, set by the Trainer (None: off).
-        self.augment: Augment | None = None
 
     @property
     def num_classes(self) -> int:

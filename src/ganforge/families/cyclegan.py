@@ -29,9 +29,8 @@ import torch
 from torch import nn
 
 from ganforge import objectives
-from ganforge.families.base import Logs
+from ganforge.families.base import Logs, adversarial_d_terms, fake_diversity
 from ganforge.families.pix2pix import DIRECTIONS, TranslationFamily
-from ganforge.families.unconditional import adversarial_d_terms, fake_diversity
 
 
 class CycleGenerators(nn.Module):

@@ -24,8 +24,7 @@ from torch import nn
 
 from ganforge import objectives
 from ganforge.errors import GanforgeError
-from ganforge.families.base import Family, Logs
-from ganforge.families.unconditional import unconditional_d_loss
+from ganforge.families.base import Family, Logs, unconditional_d_loss
 from ganforge.nets.encoders import build_fanogan, discriminator_features
 
 
@@ -46,7 +45,6 @@ class FAnoGANFamily(Family):
 
     def __init__(self, config):
         super().__init__(config)
-        self.augment = None  # the Trainer sets DiffAugment/ADA here when configured
         t = config.train
         if not 0 < t.fanogan_gan_steps < t.steps:
             raise GanforgeError(

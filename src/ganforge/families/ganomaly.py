@@ -25,8 +25,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ganforge.families.base import Family, Logs
-from ganforge.families.unconditional import adversarial_d_terms
+from ganforge.families.base import Family, Logs, adversarial_d_terms
 from ganforge.nets.encoders import build_ganomaly, discriminator_features
 
 
@@ -34,10 +33,6 @@ class GANomalyFamily(Family):
     """Encoder-decoder-encoder G, discriminator D; scores by the latent distance |z - z'|."""
 
     name = "ganomaly"
-
-    def __init__(self, config):
-        super().__init__(config)
-        self.augment = None  # the Trainer sets DiffAugment/ADA here when configured
 
     def build(self) -> tuple[nn.Module, nn.Module]:
         return build_ganomaly(self.config.model)

@@ -24,8 +24,7 @@ from torch import nn
 
 from ganforge import objectives
 from ganforge.errors import GanforgeError
-from ganforge.families.base import Family, Logs
-from ganforge.families.unconditional import adversarial_d_terms, fake_diversity
+from ganforge.families.base import Family, Logs, adversarial_d_terms, fake_diversity
 from ganforge.nets.layers import TRANSLATION_NORMS, pack_discriminator
 from ganforge.nets.patchgan import PatchDiscriminator, check_patch_layers
 from ganforge.nets.resnet_translator import ResNetTranslator
@@ -50,8 +49,6 @@ class TranslationFamily(Family):
 
     def __init__(self, config):
         super().__init__(config)
-        # DiffAugment/ADA in front of every D call, set by the Trainer (None: off).
-        self.augment: Augment | None = None
         self._preview: torch.Tensor | None = None
 
     # ---- building -------------------------------------------------------------------------

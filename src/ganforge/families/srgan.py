@@ -30,8 +30,6 @@ Perceptual term (``sr_perceptual``):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -39,12 +37,8 @@ from torch import nn
 from ganforge import objectives
 from ganforge.data.sr import bicubic_resize
 from ganforge.errors import GanforgeError
-from ganforge.families.base import Family, Logs
-from ganforge.families.unconditional import adversarial_d_terms
+from ganforge.families.base import Family, Logs, adversarial_d_terms
 from ganforge.nets import srresnet
-
-if TYPE_CHECKING:  # built by the Trainer (training/augment.py); families never import training
-    from ganforge.training.augment import Augment
 
 _PREVIEW = 4  # LR/HR pairs kept for the training sample grids
 
@@ -73,7 +67,6 @@ class SRGANFamily(Family):
 
     def __init__(self, config):
         super().__init__(config)
-        self.augment: Augment | None = None
         self._vgg: nn.Module | None = None
         self._preview: dict[str, torch.Tensor] = {}
         _validate(config)

@@ -236,7 +236,6 @@ class TabularFamily(Family):
         self.g_step_batch = False
         # the share of the batch's packs the gradient penalty is estimated on (see below)
         self.gp_fraction = gp_fraction
-        self.augment = None
         self._fakes: tuple | None = None  # (step, raw, fake, cond) from the last D step
 
     def build(self) -> tuple[nn.Module, nn.Module]:

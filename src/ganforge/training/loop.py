@@ -108,7 +108,7 @@ class Trainer:
         fill_data_shape(config, dataset)
         self.dataset = dataset.to(self.device)
         self.family = family or make_family(config)
-        if getattr(self.family, "augment", None) is None:  # families apply it to every D call
+        if self.family.augment is None:  # families apply it to every D call
             self.family.augment = make_augment(t, config.model.sample_shape)
         # The trainer owns its random stream: the global RNG is swapped in only while it works
         # (see _own_rng), so two trainers, or user code between fit() calls, never interleave.
@@ -524,7 +524,7 @@ class Trainer:
     @property
     def _augment(self):
         # The family's DiffAugment/ADA state (ADA's p), when it has one.
-        return getattr(self.family, "augment", None)
+        return self.family.augment
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a state_dict (the caller checked the config is compatible)."""
