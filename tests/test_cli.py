@@ -51,7 +51,7 @@ def test_train_sample_info_round_trip(trained, tmp_path, capsys):
         capsys, "sample", trained, "-n", 4, "--format", "png-dir", "-o", tmp_path / "pngs"
     )
     assert sorted(p.name for p in (tmp_path / "pngs").iterdir())[-1] == "000003.png"
-    code, out, _ = run_cli(capsys, "info", trained, "--json")
+    code, out, _ = run_cli(capsys, "info", trained, "--json", "-")
     info = json.loads(out)
     assert info["steps_done"] == 6 and info["arch"] == "dcgan" and info["data"] == "digits"
     code, out, _ = run_cli(capsys, "info", trained)
@@ -152,7 +152,7 @@ def test_bad_config_file(tmp_path, capsys):
 
 
 def test_eval_run_and_direct(trained, tmp_path, capsys):
-    code, out, _ = run_cli(capsys, "eval", trained, "--n", 200, "--metrics", "fid,pr")
+    code, out, _ = run_cli(capsys, "eval", trained, "-n", 200, "--metrics", "fid,pr")
     assert code == 0 and "fid" in out and "extractor=mnist" in out, out
     result = json.loads((trained / "eval" / "eval_step0000006.json").read_text())
     assert result["protocol"]["n_fake"] == 200 and result["fid"] > 0
@@ -164,7 +164,7 @@ def test_eval_run_and_direct(trained, tmp_path, capsys):
         tmp_path / "a.npy",
         "--fake",
         tmp_path / "a.npy",
-        "--n",
+        "-n",
         50,
         "--metrics",
         "fid",
@@ -178,7 +178,7 @@ def test_eval_run_and_direct(trained, tmp_path, capsys):
 def test_eval_bad_input(trained, tmp_path, capsys):
     code, _, err = run_cli(capsys, "eval")
     assert_one_line_error(code, err, "needs a RUN_OR_FILE")
-    code, _, err = run_cli(capsys, "eval", trained, "--metrics", "fid,bogus", "--n", 50)
+    code, _, err = run_cli(capsys, "eval", trained, "--metrics", "fid,bogus", "-n", 50)
     assert_one_line_error(code, err, "bogus")
     code, _, err = run_cli(
         capsys,
@@ -186,7 +186,7 @@ def test_eval_bad_input(trained, tmp_path, capsys):
         trained,
         "--extractor",
         "inception",
-        "--n",
+        "-n",
         50,
         "--inception-weights",
         tmp_path / "missing.pth",
@@ -254,7 +254,7 @@ def test_eval_toy_run_reports_mode_coverage(tmp_path, capsys):
     )
     assert code == 0, out
     code, out, _ = run_cli(
-        capsys, "eval", tmp_path / "ring", "--n", 500, "--json", tmp_path / "modes.json"
+        capsys, "eval", tmp_path / "ring", "-n", 500, "--json", tmp_path / "modes.json"
     )
     assert code == 0 and "of 8" in out
     result = json.loads((tmp_path / "modes.json").read_text())

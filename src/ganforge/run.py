@@ -32,6 +32,114 @@ def default_run_name(config: Config) -> str:
     return f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+# ---- naming and finding runs (the one place that turns paths into runs) ------------------------
+
+RUN_MARKERS = ("checkpoints", "generator.pt", "detector.pt")  # what makes a folder a run
+
+
+def split_run_path(run_dir: str | Path) -> tuple[str, str]:
+    """(parent, name) of a run directory: config.out and config.name."""
+    run_dir = Path(run_dir)
+    return str(run_dir.parent), run_dir.name
+
+
+def run_of(path: str | Path) -> Path:
+    """The run directory of a run directory or of a checkpoint inside it (RUN/checkpoints/X.pt)."""
+    path = Path(path)
+    return path if path.is_dir() else path.parent.parent
+
+
+def place_run(
+    config: Config, out: str | None = None, name: str | None = None, run_dir: str | None = None
+) -> Config:
+    """Apply `--out PARENT --name NAME` or `--run-dir EXACT` to the config (in place)."""
+    if run_dir is not None:
+        if out is not None or name is not None:
+            raise GanforgeError(
+                "--run-dir names the run directory exactly", fix="drop --out/--name, or --run-dir"
+            )
+        config.out, config.name = split_run_path(run_dir)
+        return config
+    if out:
+        config.out = out
+    if name:
+        config.name = name
+    return config
+
+
+def _run_mtime(run: Path) -> float:
+    """When a run last saved: its newest checkpoint (else its model files)."""
+    files = list((run / "checkpoints").glob("*.pt")) + [run / "generator.pt", run / "detector.pt"]
+    times = [f.stat().st_mtime for f in files if f.is_file()]
+    return max(times, default=0.0)
+
+
+def is_run(path: Path) -> bool:
+    """A folder holding a run (checkpoints/, generator.pt or detector.pt)."""
+    return path.is_dir() and any((path / marker).exists() for marker in RUN_MARKERS)
+
+
+def resolve_run(path: str | Path, stream=None) -> str:
+    """A run as given, or, for a folder that holds runs but is none, its newest run (by last
+    checkpoint), said on stderr: `ganforge sample runs/` after `train --out runs`."""
+    import sys
+
+    folder = Path(path)
+    if not folder.is_dir() or is_run(folder):
+        return str(path)
+    runs = [child for child in folder.iterdir() if is_run(child)]
+    if not runs:
+        return str(path)
+    newest = max(runs, key=lambda r: (_run_mtime(r), r.name))
+    more = f" (newest of {len(runs)} runs)" if len(runs) > 1 else ""
+    print(f"ganforge: using run {newest}{more}", file=stream or sys.stderr)
+    return str(newest)
+
+
+def build_config(
+    base: Config | None = None,
+    preset: str | None = None,
+    config_file: str | None = None,
+    resume: str | None = None,
+    overrides: dict[str, dict] | None = None,
+    out: str | None = None,
+    name: str | None = None,
+    run_dir: str | None = None,
+) -> tuple[Config, str | None]:
+    """The one config builder: defaults < preset (or `base`) < TOML < flags; the run placed by
+    --out/--name or --run-dir; (config, resume path). A bare resume ("") is the run named by
+    --out/--name or --run-dir; resuming without preset/TOML takes the run's own config."""
+    from ganforge.config import merge
+    from ganforge.presets import DEFAULT_PRESET, get_preset
+
+    if resume == "":  # bare --resume: the run named by --name/--out (or --run-dir)
+        if run_dir:
+            resume = str(run_dir)
+        elif name:
+            resume = str(Path(out or "runs") / name)
+        else:
+            raise GanforgeError(
+                "--resume without a path needs --name (or --run-dir)",
+                fix="or pass --resume RUN_DIR",
+            )
+    if config_file:
+        config = Config.load(config_file)
+    elif preset:
+        config = get_preset(preset)
+    elif base is not None:
+        config = base
+    elif resume is not None:
+        config = config_from_checkpoint(resume)
+        config.out, config.name = split_run_path(run_of(resume))
+    else:
+        config = get_preset(DEFAULT_PRESET)
+    config = merge(config, overrides or {})
+    place_run(config, out, name, run_dir)
+    if resume is not None and not config.name:
+        config.out, config.name = split_run_path(run_of(resume))
+    return config, resume
+
+
 def check_run_dir(config: Config, resuming: bool) -> Path:
     """Name the run (runs/<name>/); refuse to train over a finished or running one (creates
     nothing)."""
@@ -184,11 +292,13 @@ def config_from_checkpoint(path: str | Path) -> Config:
     return Config.from_dict(load_file(file)["config"], str(file))
 
 
-def standard_callbacks(config: Config, run_dir: Path, quiet: bool) -> list:
-    """Console progress, metrics.jsonl/TensorBoard, sample grids and checkpoints."""
+def standard_callbacks(config: Config, run_dir: Path, quiet: bool, console: bool = True) -> list:
+    """Console progress (unless not `console`), metrics.jsonl/TensorBoard, sample grids and
+    checkpoints."""
     t = config.train
     logger = MetricsLogger(run_dir, t.tensorboard)
-    callbacks = [ConsoleProgress(quiet), logger, SampleGrid(run_dir, t.sample_every, logger=logger)]
+    callbacks = [ConsoleProgress(quiet)] if console else []
+    callbacks += [logger, SampleGrid(run_dir, t.sample_every, logger=logger)]
     if config.eval.every > 0:
         callbacks.append(EvalCallback(config, logger))
     return callbacks + [Checkpointer(t.checkpoint_every)]
@@ -201,7 +311,30 @@ def train(
     callbacks: list | None = None,
     dataset=None,
 ) -> tuple[Path, dict[str, Any]]:
-    """Train (or resume) a run on disk; returns (run directory, summary).
+    """Train (or resume) a run on disk; returns (run directory, summary) (see `train_run`)."""
+    trainer = train_run(config, resume, quiet, callbacks, dataset)
+    return trainer.run_dir, trainer.summary
+
+
+def train_in_memory(config: Config, dataset, family=None, quiet: bool = True, console=False):
+    """Train without a run directory (nothing on disk); the fitted Trainer."""
+    extra = [ConsoleProgress(quiet)] if console else []
+    trainer = Trainer(config, None, dataset, extra, family)
+    trainer.summary = trainer.fit()
+    return trainer
+
+
+def train_run(
+    config: Config,
+    resume: str | Path | None = None,
+    quiet: bool = False,
+    callbacks: list | None = None,
+    dataset=None,
+    family=None,
+    resume_command: str | None = None,
+    console: bool = True,
+) -> Trainer:
+    """Train (or resume) a run on disk; the fitted Trainer (`.run_dir`, `.summary`).
 
     `summary["failed"]`: None, or why the run FAILED (the health monitor's verdict: its
     generator is unusable; the run is saved all the same). Raises GanforgeError for a user
@@ -209,6 +342,9 @@ def train(
     SIGTERM; the state is checkpointed and the message says how to continue). The data and
     networks are built before the run directory is created, so a bad input leaves no folder; a
     second training into the same directory is refused while the first runs (RunLock).
+    `family`: a ready Family (else built from the config); `resume_command`: what the interrupt
+    message tells the user to run (default `ganforge train --resume RUN`); `console`: False
+    prints no progress at all (library callers that asked for silence).
     """
     info = distributed.setup(resolve_device(config.train.device).type)
     if info.is_main:
@@ -218,7 +354,7 @@ def train(
     run_dir = Path(config.out) / config.name
     nothing = "nothing was written" if resume is None else "the run is unchanged"
     try:
-        trainer = Trainer(config, run_dir, dataset=dataset)
+        trainer = Trainer(config, run_dir, dataset=dataset, family=family)
         if resume is not None:
             trainer.resume(latest_checkpoint(resume))
             if trainer.step >= config.train.steps:
@@ -237,10 +373,11 @@ def train(
         lock = open_run_dir(run_dir)
     distributed.barrier()
     try:
-        trainer.resume_command = f"ganforge train --resume {run_dir}"
+        trainer.resume_command = resume_command or f"ganforge train --resume {run_dir}"
         if trainer.dist.is_main:
             config.save(run_dir / "config.toml")
-        trainer.callbacks = standard_callbacks(config, run_dir, quiet) + list(callbacks or [])
+        trainer.callbacks = standard_callbacks(config, run_dir, quiet, console)
+        trainer.callbacks += list(callbacks or [])
         summary = trainer.fit()
     except KeyboardInterrupt:  # before fit() took over the signals
         if info.is_main:
@@ -256,7 +393,8 @@ def train(
         if lock is not None:
             lock.release()
     summary["run_dir"] = str(run_dir)
-    return run_dir, summary
+    trainer.summary = summary
+    return trainer
 
 
 def log_entries(run: Path, history: list[dict], kind: str) -> list[dict]:
@@ -344,3 +482,30 @@ def info_lines(info: dict[str, Any]) -> list[str]:
     lines.append(f"health     {len(events)} event(s)" if events else "health     no events")
     lines += [f"  {describe(event)}" for event in events]
     return lines
+
+
+def relaunch_under_torchrun(argv: list[str], nproc: int) -> int:
+    """`ganforge train --nproc N ...` == `torchrun --standalone --nproc-per-node N -m ganforge
+    train ...` (without --nproc); the exit code of torchrun."""
+    import subprocess
+    import sys
+
+    if nproc < 1:
+        raise GanforgeError(f"--nproc must be positive, got {nproc}")
+    argv = list(argv)
+    i = argv.index("--nproc") if "--nproc" in argv else None
+    if i is not None:
+        del argv[i : i + 2]
+    else:
+        argv = [a for a in argv if not a.startswith("--nproc=")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={nproc}",
+        "-m",
+        "ganforge",
+        *argv,
+    ]
+    return subprocess.call(cmd)

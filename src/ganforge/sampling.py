@@ -396,3 +396,33 @@ def write_samples(
     except OSError as e:
         raise GanforgeError(f"cannot write the samples ({e.strerror or e})", str(out)) from None
     return out, fmt
+
+
+def sample_command(
+    run: str | Path,
+    output: str | Path,
+    n: int = 64,
+    *,
+    fmt: str | None = None,
+    overwrite: bool = False,
+    seed: int = 0,
+    truncation: float | None = None,
+    device: str = "cpu",
+    classes: list[str] | None = None,
+    per_class: int | None = None,
+) -> str:
+    """`ganforge sample`: check every flag, draw, write; the line that says what was written."""
+    truncation = check_truncation(truncation)
+    if per_class is None:
+        check_count(n)
+    model = load_generator(run, device)
+    vectors = len(model.config.model.sample_shape) == 1
+    check_sample_output(output, fmt, vectors=vectors, overwrite=overwrite)
+    labels, row_names = model.class_labels(classes, per_class, n)
+    n = n if labels is None else len(labels)
+    samples = model.sample(n, seed=seed, labels=labels, truncation=truncation)
+    out, written = write_samples(
+        samples, output, fmt, nrow=per_class, row_labels=row_names, overwrite=overwrite
+    )
+    kind = "scatter plot" if vectors and written == "grid" else written  # 2-D points: no grid
+    return f"ganforge: wrote {n} samples to {out} ({kind}, step {model.step})"

@@ -197,7 +197,7 @@ def test_cli_images_fit_score_and_maps(tmp_path, capsys):
     run = tmp_path / "run"
     code, out, err = run_cli(
         capsys,
-        *("anomaly", "fit", "--data", f"folder:{normal}", "-o", run, "--resolution", 8),
+        *("anomaly", "fit", "--data", f"folder:{normal}", "--run-dir", run, "--resolution", 8),
         *("--steps", 3, "--fpr", 0.1, "--batch-size", 8, "--quiet"),
     )
     assert code == 0, err
@@ -237,7 +237,16 @@ def test_cli_tables_and_bad_inputs(tmp_path, capsys):
     write_csv(normal, ["a", "b", "c", "d"], gaussian_table(120))
     run = tmp_path / "run"
     code, out, err = run_cli(
-        capsys, "anomaly", "fit", "--data", f"csv:{normal}", "-o", run, "--steps", 3, "--quiet"
+        capsys,
+        "anomaly",
+        "fit",
+        "--data",
+        f"csv:{normal}",
+        "--run-dir",
+        run,
+        "--steps",
+        3,
+        "--quiet",
     )
     assert code == 0, err
     assert "120 table samples x 4 columns (96 train, 24 held out)" in out
@@ -263,10 +272,13 @@ def test_cli_tables_and_bad_inputs(tmp_path, capsys):
     small = tmp_path / "small.csv"
     write_csv(small, ["a", "b"], gaussian_table(30)[:, :2])
     code, _, err = run_cli(
-        capsys, "anomaly", "fit", "--data", small, "-o", tmp_path / "r2", "--steps", 2
+        capsys, "anomaly", "fit", "--data", small, "--run-dir", tmp_path / "r2", "--steps", 2
     )
     assert_one_line_error(code, err, "too little normal data: 30 samples give 6 held out")
-    code, _, err = run_cli(capsys, "anomaly", "score", tmp_path, normal, "-o", tmp_path / "t.csv")
+    (tmp_path / "plain").mkdir()  # a folder holding no run (one holding runs: the newest)
+    code, _, err = run_cli(
+        capsys, "anomaly", "score", tmp_path / "plain", normal, "-o", tmp_path / "t.csv"
+    )
     assert_one_line_error(code, err, "no anomaly detector in this run directory")
     code, _, err = run_cli(
         capsys, "anomaly", "score", tmp_path / "nope", normal, "-o", tmp_path / "t.csv"
@@ -277,6 +289,6 @@ def test_cli_tables_and_bad_inputs(tmp_path, capsys):
     code, _, err = run_cli(capsys, "anomaly", "score", run, picture, "-o", tmp_path / "t.csv")
     assert_one_line_error(code, err, "expected a folder of images or a .csv file")
     code, _, err = run_cli(
-        capsys, "anomaly", "fit", "--data", tmp_path / "nope.csv", "-o", tmp_path / "r3"
+        capsys, "anomaly", "fit", "--data", tmp_path / "nope.csv", "--run-dir", tmp_path / "r3"
     )
     assert_one_line_error(code, err, "CSV file not found")

@@ -22,7 +22,7 @@ def read_csv(path):
 
 def test_layout_and_labels_csv(crun, tmp_path, capsys):
     out = tmp_path / "synthetic"
-    code, stdout, _ = run_cli(capsys, "augment", crun, "--per-class", 3, "--out", out)
+    code, stdout, _ = run_cli(capsys, "augment", crun, "--per-class", 3, "-o", out)
     assert code == 0 and "wrote 30 images (10 classes)" in stdout
     assert sorted(p.name for p in out.iterdir()) == sorted(
         [str(i) for i in range(10)] + ["labels.csv"]
@@ -47,7 +47,7 @@ def test_layout_and_labels_csv(crun, tmp_path, capsys):
 def test_selected_classes_only(crun, tmp_path, capsys):
     out = tmp_path / "two"
     code, _, _ = run_cli(
-        capsys, "augment", crun, "--per-class", 2, "--class", 5, "--class", 2, "--out", out
+        capsys, "augment", crun, "--per-class", 2, "--class", 5, "--class", 2, "-o", out
     )
     assert code == 0
     assert sorted(p.name for p in out.iterdir()) == ["2", "5", "labels.csv"]
@@ -109,7 +109,7 @@ def test_a_filtered_export_that_falls_short_exits_non_zero(crun, tmp_path, capsy
     """An untrained G's samples are not recognised: the CLI says the dataset is incomplete."""
     out = tmp_path / "short"
     code, stdout, err = run_cli(
-        capsys, "augment", crun, "--per-class", 3, "--out", out, "--filter", "--threshold", 0.999
+        capsys, "augment", crun, "--per-class", 3, "-o", out, "--filter", "--threshold", 0.999
     )
     assert code == 1, (stdout, err)
     assert "(gave up)" in stdout  # the per-class table is still printed
@@ -134,7 +134,7 @@ def test_a_full_filtered_export_exits_zero(crun, tmp_path):
 def test_filter_with_the_mnist_classifier_through_the_cli(crun, tmp_path, capsys):
     out = tmp_path / "f"
     code, stdout, err = run_cli(
-        capsys, "augment", crun, "--per-class", 2, "--out", out, "--filter", "--threshold", 0.0
+        capsys, "augment", crun, "--per-class", 2, "-o", out, "--filter", "--threshold", 0.0
     )
     # a 4-step G makes few recognisable digits: the export falls short and says so (exit 1)
     assert code in (0, 1), err
@@ -243,7 +243,7 @@ def test_a_file_that_is_not_onnx_is_one_line(crun, tmp_path, capsys):
     bad = tmp_path / "clf.onnx"
     bad.write_text("a,b,c\n1,2,3\n")
     code, _, err = run_cli(
-        capsys, "augment", crun, "--out", tmp_path / "o", "--filter", "--classifier", bad
+        capsys, "augment", crun, "-o", tmp_path / "o", "--filter", "--classifier", bad
     )
     assert_one_line_error(code, err, "not an ONNX classifier .*clf.onnx.*torch.onnx.export")
 
@@ -280,7 +280,7 @@ def test_output_folder_must_be_new_or_empty(crun, tmp_path, capsys):
     out = tmp_path / "used"
     out.mkdir()
     (out / "x.txt").write_text("keep me")
-    code, _, err = run_cli(capsys, "augment", crun, "--per-class", 1, "--out", out)
+    code, _, err = run_cli(capsys, "augment", crun, "--per-class", 1, "-o", out)
     assert_one_line_error(code, err, "the output folder is not empty")
 
 
@@ -297,13 +297,13 @@ def test_output_folder_must_be_new_or_empty(crun, tmp_path, capsys):
     ],
 )
 def test_augment_bad_input(crun, tmp_path, capsys, argv, pattern):
-    code, _, err = run_cli(capsys, "augment", crun, "--out", tmp_path / "o", *argv)
+    code, _, err = run_cli(capsys, "augment", crun, "-o", tmp_path / "o", *argv)
     assert_one_line_error(code, err, pattern)
 
 
 def test_augment_an_unconditional_run_is_refused(tmp_path, capsys):
     code, _, _ = train_tiny(capsys, tmp_path, "--name", "u")
-    code, _, err = run_cli(capsys, "augment", tmp_path / "u", "--out", tmp_path / "o")
+    code, _, err = run_cli(capsys, "augment", tmp_path / "u", "-o", tmp_path / "o")
     assert_one_line_error(code, err, "this run is unconditional: augment needs class labels")
 
 
@@ -325,7 +325,7 @@ def test_augment_a_vector_run_is_refused(tmp_path, capsys):
         "ring",
     )
     assert code == 0, err
-    code, _, err = run_cli(capsys, "augment", tmp_path / "ring", "--out", tmp_path / "o")
+    code, _, err = run_cli(capsys, "augment", tmp_path / "ring", "-o", tmp_path / "o")
     assert_one_line_error(code, err, "augment writes images, but this run makes vectors")
 
 
@@ -339,13 +339,11 @@ def test_mnist_filter_on_classes_that_are_not_digits(tmp_path, capsys):
         capsys, tmp_path, "--family", "conditional", "--data", f"folder:{root}", "--name", "pets"
     )
     assert code == 0, err
-    code, _, err = run_cli(
-        capsys, "augment", tmp_path / "pets", "--out", tmp_path / "o", "--filter"
-    )
+    code, _, err = run_cli(capsys, "augment", tmp_path / "pets", "-o", tmp_path / "o", "--filter")
     assert_one_line_error(code, err, "the mnist classifier knows the digits 0-9, not class 'cat'")
     # Without the filter the export uses the folder names.
     code, _, _ = run_cli(
-        capsys, "augment", tmp_path / "pets", "--per-class", 1, "--out", tmp_path / "p"
+        capsys, "augment", tmp_path / "pets", "--per-class", 1, "-o", tmp_path / "p"
     )
     assert sorted(p.name for p in (tmp_path / "p").iterdir()) == ["cat", "dog", "labels.csv"]
 

@@ -171,7 +171,7 @@ def test_a_damaged_test_split_file_is_named_too(cli, tmp_path, monkeypatch):
     fake = tmp_path / "fake.npy"
     np.save(fake, np.zeros((4, 1, 28, 28), np.float32))
     line = assert_user_error(
-        cli("eval", "--real", "mnist:test", "--fake", fake, "--n", "4"), "cut short"
+        cli("eval", "--real", "mnist:test", "--fake", fake, "-n", "4"), "cut short"
     )
     assert str(folder / "t10k-images-idx3-ubyte.gz") in line
 
@@ -193,7 +193,7 @@ NO_MNIST_COMMANDS = {
         "--steps",
         "1",
     ],
-    "eval-real": ["eval", "--real", "mnist:test", "--fake", "FAKE", "--n", "4"],
+    "eval-real": ["eval", "--real", "mnist:test", "--fake", "FAKE", "-n", "4"],
 }
 
 

@@ -145,11 +145,11 @@ def test_folder_of_other_size_images(cli, sets, tmp_path, no_features):
 
 @pytest.mark.parametrize("n", ["0", "-5"])
 def test_n_below_one(cli, sets, no_features, n):
-    assert_user_error(cli("eval", "--real", sets[0], "--fake", sets[1], f"--n={n}"), "--n", n)
+    assert_user_error(cli("eval", "--real", sets[0], "--fake", sets[1], f"--num={n}"), "-n", n)
 
 
 def test_n_above_the_fake_count(cli, sets, no_features):
-    ran = cli("eval", "--real", sets[0], "--fake", sets[1], "--n", 30, "--metrics", "fid")
+    ran = cli("eval", "--real", sets[0], "--fake", sets[1], "-n", 30, "--metrics", "fid")
     assert_user_error(ran, "30 images requested, 20 given")
 
 
@@ -245,7 +245,7 @@ def test_json_in_a_read_only_folder(cli, sets, tmp_path, no_features):
 
 def test_run_folder_whose_eval_folder_cannot_be_made(cli, trained_run, no_features):
     (trained_run / "eval").write_text("a file where the eval folder goes")
-    assert_user_error(cli("eval", trained_run, "--n", 20), "JSON result", "eval")
+    assert_user_error(cli("eval", trained_run, "-n", 20), "JSON result", "eval")
 
 
 def test_a_failed_json_write_after_the_metrics_prints_them_first(cli, sets, tmp_path, monkeypatch):

@@ -110,7 +110,7 @@ def test_bad_train_flags_refused_before_training(cli, tmp_path, case):
         ["eval", "RUN", "--device", "tpu"],
         ["upscale", "RUN", "in.png", "-o", "out.png", "--device", "tpu"],
         ["translate", "RUN", "in.png", "-o", "out.png", "--device", "tpu"],
-        ["augment", "RUN", "--out", "synth", "--device", "tpu"],
+        ["augment", "RUN", "-o", "synth", "--device", "tpu"],
         ["anomaly", "score", "RUN", "in", "-o", "s.csv", "--device", "tpu"],
     ],
     ids=lambda argv: argv[0] if argv[0] != "anomaly" else "anomaly-score",

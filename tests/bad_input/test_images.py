@@ -102,7 +102,7 @@ def runs(tmp_path_factory):
     for i in range(60):
         good(normal, f"{i:02d}.png", 40 + i, (8, 8))
     _train(
-        *("anomaly", "fit", "--data", f"folder:{normal}", "-o", root / "det"),
+        *("anomaly", "fit", "--data", f"folder:{normal}", "--run-dir", root / "det"),
         *("--resolution", 8, "--steps", 2, "--batch-size", 8, "--fpr", 0.1, "--quiet"),
     )
     return {"gan": root / "gan", "translate": root / "tr", "sr": root / "sr", "det": root / "det"}
@@ -213,7 +213,7 @@ def test_a_damaged_built_in_photo_is_one_line(cli, runs, tmp_path, monkeypatch):
         (fake / filename).write_bytes((photos._image_dir(package) / filename).read_bytes())
     _cut(fake / "chelsea.png", "PNG")
     monkeypatch.setattr(photos, "_image_dir", lambda package: fake)
-    ran = cli("eval-sr", runs["sr"], "--data", "photos:test", "--comparison", tmp_path / "c.png")
+    ran = cli("eval-sr", runs["sr"], "--data", "photos:test", "-o", tmp_path / "c.png")
     assert_user_error(ran, "built-in photo 'chelsea' cannot be decoded", "truncated", "reinstall")
 
 

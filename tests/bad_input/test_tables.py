@@ -194,7 +194,7 @@ ANOMALY_CASES = [
 def test_anomaly_refuses_a_bad_numeric_csv_in_one_line(cli, tmp_path, content, says):
     data = tmp_path / "normal.csv"
     data.write_bytes(content)
-    ran = cli("anomaly", "fit", "--data", f"csv:{data}", "-o", tmp_path / "run", "--quiet")
+    ran = cli("anomaly", "fit", "--data", f"csv:{data}", "--run-dir", tmp_path / "run", "--quiet")
     assert_user_error(ran, *says, r"normal\.csv")
     assert not (tmp_path / "run").exists()
 

@@ -133,7 +133,7 @@ def test_anomaly_fit_interrupted_leaves_nothing_and_reruns(cli, tmp_path, monkey
     normal = tmp_path / "normal.csv"
     rows = np.random.default_rng(0).normal(size=(120, 4))
     np.savetxt(normal, rows, delimiter=",", header="a,b,c,d", comments="")
-    fit = ["anomaly", "fit", "--data", f"csv:{normal}", "-o", tmp_path / "det", "--steps", 6]
+    fit = ["anomaly", "fit", "--data", f"csv:{normal}", "--run-dir", tmp_path / "det", "--steps", 6]
     _signal_after(monkeypatch, 2, signal.SIGINT)
     ran = cli(*fit, "--quiet")
     assert_user_error(

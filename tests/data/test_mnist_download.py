@@ -128,7 +128,7 @@ def test_a_damaged_file_already_there_is_replaced(tmp_path, network, mini_hashes
 
 def test_no_network_says_in_one_line_where_to_put_the_files(tmp_path, network, cli_run):
     fake = network({})
-    code, out, err = cli_run("data", "get", "mnist", "--dir", tmp_path / "m")
+    code, out, err = cli_run("data", "get", "mnist", "-o", tmp_path / "m")
     assert code == 2 and "Traceback" not in err
     (line,) = err.strip().splitlines()
     assert line.startswith("ganforge: error: cannot download MNIST")

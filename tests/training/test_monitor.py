@@ -273,7 +273,7 @@ def test_cli_prints_the_health_line_and_info_lists_events(tmp_path, capsys, monk
     out = capsys.readouterr().out
     assert "health     1 event(s)" in out
     assert "step 8: training diverged: non-finite loss at step 7; rolled back to step 4" in out
-    assert main(["info", str(tmp_path / "nan"), "--json"]) == 0
+    assert main(["info", str(tmp_path / "nan"), "--json", "-"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["health_events"][0]["to_step"] == 4 and "kind" not in info["last_log"]
     assert main(["train", *tiny_args, "--monitor", "maybe"]) == 2

@@ -59,7 +59,7 @@ def load_sr_model(run: str | Path | TrainedGenerator, device: str = "cpu") -> Tr
 
 def check_scale(model: TrainedGenerator, scale: int | None) -> int:
     """The run's scale; a one-line error when the caller asked for another one."""
-    trained = int(model.config.model.scale)
+    trained = int(model.config.family_settings("srgan").scale)
     if scale is not None and int(scale) != trained:
         raise GanforgeError(
             f"this run upscales x{trained}, not x{scale}",
@@ -134,7 +134,8 @@ def _upscale_pixels(
     device = next(model.module.parameters()).device
     lr = torch.from_numpy(pixels.copy()).permute(2, 0, 1)[None].to(device)
     lr = to_model_range(lr)
-    sr = upscale_tensor(model.module, lr, model.config.model.scale, tile, overlap, context)
+    scale = model.config.family_settings("srgan").scale
+    sr = upscale_tensor(model.module, lr, scale, tile, overlap, context)
     return _to_uint8(sr)
 
 
@@ -443,3 +444,9 @@ __all__ = [
     "upscale_path",
     "upscale_tensor",
 ]
+
+
+def default_comparison_path(run: str | Path) -> Path:
+    """Where `eval-sr` puts its comparison image by default: RUN/eval/sr_comparison.png."""
+    first = Path(run)
+    return (first if first.is_dir() else first.parent) / "eval" / "sr_comparison.png"

@@ -9,14 +9,15 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ganforge import commandline as cl
 from ganforge.errors import GanforgeError
 
 if TYPE_CHECKING:
     import pandas as pd
 
 
-def add_tabular_parser(sub) -> None:
-    """The `tabular` command and its three verbs (called by cli.build_parser)."""
+def add_parser(sub) -> None:
+    """The `tabular` command and its three verbs (registered by cli.build_parser)."""
     p = sub.add_parser(
         "tabular",
         help="synthetic tables: fit a conditional tabular GAN on a CSV, sample, report",
@@ -24,8 +25,10 @@ def add_tabular_parser(sub) -> None:
     )
     verbs = p.add_subparsers(dest="verb", required=True)
     f = verbs.add_parser("fit", help="learn a CSV table -> model.gft")
-    f.add_argument("data", metavar="DATA.csv")
-    f.add_argument("-o", "--output", required=True, metavar="MODEL.gft")
+    f.add_argument("data", metavar="DATA.csv", help="the table to learn")
+    f.add_argument(
+        "-o", "--output", required=True, metavar="MODEL.gft", help="the model file (required)"
+    )
     f.add_argument(
         "--discrete", metavar="A,B", help="discrete columns (default: detected, decision printed)"
     )
@@ -36,62 +39,89 @@ def add_tabular_parser(sub) -> None:
         "every row, integers in steps or text; decision printed); none: learn every column",
     )
     f.add_argument("--epochs", type=int, default=300, help="passes over the table (default 300)")
-    f.add_argument("--batch-size", type=int, default=1000)
+    f.add_argument("--batch-size", type=int, default=1000, help="rows per step (default 1000)")
     f.add_argument(
-        "--epsilon", type=float, default=None, help="differential privacy: target epsilon"
+        "--epsilon",
+        type=float,
+        default=None,
+        help="differential privacy: target epsilon (default: no DP)",
     )
     f.add_argument("--delta", type=float, default=None, help="DP delta (default 1/(10 * rows))")
-    f.add_argument("--max-grad-norm", type=float, default=1.0, help="DP per-record clip norm")
+    f.add_argument(
+        "--max-grad-norm", type=float, default=1.0, help="DP per-record clip norm (default 1.0)"
+    )
     f.add_argument(
         "--public-metadata",
         metavar="META.json",
-        help="public categories/ranges per column: the preprocessing then reads no private data",
+        help="public categories/ranges per column: the preprocessing then reads no private data "
+        "(default: none)",
     )
     f.add_argument(
         "--pack",
         type=int,
         default=1,
-        help="PacGAN pack size (1: best quality on Adult; CTGAN uses 10)",
+        help="PacGAN pack size (default 1: best quality on Adult; CTGAN uses 10)",
     )
-    f.add_argument("--embedding-dim", type=int, default=128)
-    f.add_argument("--width", type=int, default=128, help="hidden units of G and D")
-    f.add_argument("--max-minutes", type=float, default=0.0, help="stop training after this long")
-    f.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto")
+    f.add_argument(
+        "--embedding-dim", type=int, default=128, help="noise dimension of G (default 128)"
+    )
+    f.add_argument("--width", type=int, default=128, help="hidden units of G and D (default 128)")
+    f.add_argument(
+        "--max-minutes",
+        type=float,
+        default=0.0,
+        help="stop training after this long (default 0: no limit)",
+    )
+    cl.add_device(f)
     f.add_argument(
         "--precision",
         default="auto",
         choices=["fp32", "bf16", "auto"],
-        help="auto: bf16 autocast where the CPU/GPU has native bf16 (~1.2x faster), else fp32; "
-        "DP fits: fp32",
+        help="auto (default): bf16 autocast where the CPU/GPU has native bf16 (~1.2x faster), "
+        "else fp32; DP fits: fp32",
     )
-    f.add_argument("--seed", type=int, default=None)
-    f.add_argument("--run-dir", help="keep checkpoints and metrics.jsonl here")
-    f.add_argument("--resume", action="store_true", help="continue the fit in --run-dir")
-    f.add_argument("--quiet", action="store_true", help="no progress output")
+    f.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of the fit (default 0; with --epsilon a secret random seed, so the DP noise "
+        "cannot be replayed)",
+    )
+    cl.add_run_flags(f, "training run (checkpoints, metrics.jsonl)", "none: no run kept")
+    cl.add_resume(f)
+    cl.add_quiet(f)
     s = verbs.add_parser("sample", help="draw synthetic rows from model.gft -> CSV")
-    s.add_argument("model", metavar="MODEL.gft")
-    s.add_argument("-n", type=int, default=1000, help="rows (default 1000)")
-    s.add_argument("-o", "--output", required=True, metavar="SYNTH.csv")
+    s.add_argument("model", metavar="MODEL.gft", help="a model file written by tabular fit")
+    s.add_argument("-n", "--num", dest="n", type=int, default=1000, help="rows (default 1000)")
+    s.add_argument(
+        "-o", "--output", required=True, metavar="SYNTH.csv", help="the CSV to write (required)"
+    )
     s.add_argument(
         "--where",
         action="append",
         metavar="COL=VALUE",
-        help="every row has this value in a discrete column (repeat for several)",
+        help="every row has this value in a discrete column (repeat for several; default: none)",
     )
-    s.add_argument("--seed", type=int, default=None)
-    s.add_argument("--device", default="cpu")
+    cl.add_seed(s, "the rows")
+    cl.add_device(s)
     r = verbs.add_parser("report", help="fidelity, ML efficacy and privacy of a synthetic table")
     r.add_argument("real", metavar="REAL.csv", help="the training table")
-    r.add_argument("synthetic", metavar="SYNTH.csv")
-    r.add_argument("--holdout", metavar="TEST.csv", help="real rows not used for training")
+    r.add_argument("synthetic", metavar="SYNTH.csv", help="the synthetic table")
+    r.add_argument(
+        "--holdout", metavar="TEST.csv", help="real rows not used for training (default: none)"
+    )
     r.add_argument(
         "--target",
         help="column to predict for ML efficacy (default: the last column, said in the output)",
     )
     r.add_argument("--discrete", metavar="A,B", help="discrete columns (default: detected)")
-    r.add_argument("-o", "--output", required=True, metavar="REPORT.html", help="also REPORT.json")
-    r.add_argument("--privacy-rows", type=int, default=2000, help="rows sampled for distances")
-    r.add_argument("--seed", type=int, default=0)
+    r.add_argument(
+        "-o", "--output", required=True, metavar="REPORT.html", help="also REPORT.json (required)"
+    )
+    r.add_argument(
+        "--privacy-rows", type=int, default=2000, help="rows sampled for distances (default 2000)"
+    )
+    cl.add_seed(r, "the row samples")
 
 
 def _names(text: str | None) -> list[str] | None:
@@ -184,16 +214,35 @@ _SHOWN_COLUMNS = 40  # decision lines printed in full up to this many columns
 
 def _check_writable(path: Path) -> None:
     """Fail before hours of training, not after, when the output cannot be written."""
-    folder = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise GanforgeError("the output is a directory", str(path), "give a file name")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".write-test-{os.getpid()}"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as e:
-        raise GanforgeError(f"cannot write there ({e.strerror})", str(path)) from None
+    from ganforge.io_checks import check_writable
+
+    check_writable(path, what="output", fix="choose a writable -o path")
+
+
+def _fit_run_dir(args: argparse.Namespace) -> tuple[str | None, bool]:
+    """(the run directory the fit keeps, whether it resumes): --run-dir, --out/--name, or
+    --resume RUN (a run, or a folder of runs: the newest); none: nothing is kept."""
+    from ganforge.run import resolve_run
+
+    if args.resume:  # --resume RUN
+        if args.run_dir or args.out or args.name:
+            raise GanforgeError(
+                "--resume RUN names the run", fix="drop --run-dir/--out/--name, or RUN"
+            )
+        return resolve_run(args.resume), True
+    if args.run_dir:
+        if args.out or args.name:
+            raise GanforgeError(
+                "--run-dir names the run directory exactly", fix="drop --out/--name, or --run-dir"
+            )
+        return args.run_dir, args.resume is not None
+    if args.out or args.name:
+        if not args.name:
+            raise GanforgeError("--out needs --name for a tabular fit", fix="e.g. --name adult")
+        return str(Path(args.out or "runs") / args.name), args.resume is not None
+    if args.resume is not None:
+        raise GanforgeError("resume needs a run directory", fix="pass --run-dir DIR")
+    return None, False
 
 
 def _public_metadata(path: str | None) -> dict | None:
@@ -222,6 +271,7 @@ def fit(args: argparse.Namespace, out=None) -> int:
     out = out or sys.stdout
     output = Path(args.output)
     _check_writable(output)
+    run_dir, resume = _fit_run_dir(args)
     id_columns = _id_columns(args.id_columns)
     frame = _read_table(args.data, out)
     public = _public_metadata(args.public_metadata)
@@ -242,7 +292,7 @@ def fit(args: argparse.Namespace, out=None) -> int:
         max_grad_norm=args.max_grad_norm,
         device=args.device,
         seed=args.seed,
-        verbose=not args.quiet,
+        quiet=args.quiet,
         max_minutes=args.max_minutes,
         precision=args.precision,
     )
@@ -262,8 +312,8 @@ def fit(args: argparse.Namespace, out=None) -> int:
         out.flush()
 
     model.on_columns = show_columns
-    model.on_progress = None if args.quiet else _Progress(out)
-    model.fit(frame, _names(args.discrete), public, args.run_dir, args.resume, id_columns)
+    model.on_progress = _Progress(out)  # plain lines at most every 2 s: --quiet keeps them
+    model.fit(frame, _names(args.discrete), public, run_dir, resume, id_columns)
     t = model.timings
     print(
         f"ganforge: fit in {t['fit_s']:.1f}s (preprocessing {t['preprocess_s']:.1f}s, "
@@ -287,6 +337,7 @@ def fit(args: argparse.Namespace, out=None) -> int:
     model.save(output)
     print(f"ganforge: model saved to {output}", file=out)
     print(f"ganforge: next: ganforge tabular sample {output} -n 10000 -o synth.csv", file=out)
+    print(output, file=out)  # the path it made, last, on its own line
     return 0
 
 
@@ -368,6 +419,7 @@ def report(args: argparse.Namespace, out=None) -> int:
 
 
 VERBS = {"fit": fit, "sample": sample, "report": report}
+add_tabular_parser = add_parser  # the old name
 
 
 def run(args: argparse.Namespace) -> int:

@@ -78,11 +78,13 @@ class TabularGAN:
         max_minutes: float = 0.0,
         threads: int = 0,
         precision: str = "auto",
+        quiet: bool = False,
     ):
         self.settings = {k: v for k, v in locals().items() if k != "self"}
         self.epochs, self.batch_size = epochs, batch_size
         self.epsilon, self.delta = epsilon, delta
         self.device, self.seed, self.verbose = device, seed, verbose
+        self.quiet = quiet  # verbose: progress on stderr; quiet: plain lines, no bar
         self.transformer: TableTransformer | None = None
         self.config: Config | None = None
         self.generator: torch.nn.Module | None = None
@@ -163,10 +165,8 @@ class TabularGAN:
         `id_columns`: columns given fresh ids instead of being learned (None: detected: unique in
         every row, see ganforge.tabular.transformer; []: none).
         """
-        from ganforge.training.callbacks import Checkpointer, ConsoleProgress, MetricsLogger
         from ganforge.training.checkpoint import FORMAT as CKPT_FORMAT
         from ganforge.training.checkpoint import latest_checkpoint, load_file
-        from ganforge.training.loop import Trainer
 
         frame = _as_frame(data)
         dp = self.epsilon is not None
@@ -213,7 +213,9 @@ class TabularGAN:
         self.timings["preprocess_s"] = time.perf_counter() - t0
         config = self._config(len(frame), seed, dp)
         if run_dir is not None:
-            config.out, config.name = str(Path(run_dir).parent), Path(run_dir).name
+            from ganforge.run import place_run
+
+            place_run(config, run_dir=str(run_dir))
         spans = self.transformer.discrete_spans()
         sampler = ConditionSampler(matrix, spans)
         privacy = None
@@ -227,17 +229,9 @@ class TabularGAN:
 
         device = resolve_device(self.device)
         family = TabularFamily(config, layout, sampler.to(device), privacy, s["gp_fraction"])
-        callbacks: list = [ConsoleProgress()] if self.verbose else []
-        if run_dir is not None:
-            callbacks += [
-                MetricsLogger(run_dir, tensorboard=False),
-                Checkpointer(config.train.checkpoint_every),
-            ]
-        trainer = Trainer(config, run_dir, dataset, callbacks, family)
-        if saved is not None:
-            trainer.resume(latest_checkpoint(run_dir))
         t1 = time.perf_counter()
-        summary = self._fit_trainer(trainer, run_dir)
+        trainer = self._train(config, dataset, family, run_dir, saved is not None)
+        summary = trainer.summary
         self.timings["train_s"] = time.perf_counter() - t1
         self.timings["fit_s"] = time.perf_counter() - t0
         self.config, self._family = config, family
@@ -254,16 +248,16 @@ class TabularGAN:
                 column.rare_counts = [1] * len(column.rare_counts)
         return self
 
-    @staticmethod
-    def _fit_trainer(trainer, run_dir: str | Path | None) -> dict:
-        """trainer.fit(), its run directory created and locked only now (a bad input before
-        leaves no folder); an interrupt says how to continue, or that nothing was kept."""
-        from ganforge.run import open_run_dir
+    def _train(self, config: Config, dataset, family, run_dir, resume: bool):
+        """Train on the run layer: in memory, or in `run_dir` (created and locked only now: a
+        bad input before leaves no folder); an interrupt says how to continue, or that nothing
+        was kept. The fitted Trainer."""
+        from ganforge.run import train_in_memory, train_run
         from ganforge.training.loop import TrainingInterrupted
 
         if run_dir is None:
             try:
-                return trainer.fit()
+                return train_in_memory(config, dataset, family, self.quiet, console=self.verbose)
             except TrainingInterrupted as e:
                 raise GanforgeError(
                     f"interrupted at step {e.step}",
@@ -272,12 +266,15 @@ class TabularGAN:
                     "continues)",
                     exit_code=130,
                 ) from None
-        trainer.resume_command = f"the same `ganforge tabular fit` --run-dir {run_dir} --resume"
-        lock = open_run_dir(Path(run_dir))
-        try:
-            return trainer.fit()
-        finally:
-            lock.release()
+        return train_run(
+            config,
+            resume=run_dir if resume else None,
+            quiet=self.quiet,
+            dataset=dataset,
+            family=family,
+            resume_command=f"the same `ganforge tabular fit` --run-dir {run_dir} --resume",
+            console=self.verbose,
+        )
 
     def _private_setup(self, sampler, matrix, spans, config, seed):
         """DP accountant + noisy level counts for the generator's conditions."""

@@ -1,0 +1,409 @@
+"""The application verbs' command lines: each verb is an `(add_parser(sub), run(args))` pair in
+VERBS, registered by cli.build_parser. Parsing only here (no torch at import: `--help` and a
+usage error answer at once); each `run` resolves the run it is given, calls one library
+function and prints its lines."""
+
+from __future__ import annotations
+
+import argparse
+
+from ganforge import commandline as cl
+from ganforge.apps import tabular
+from ganforge.errors import GanforgeError
+
+RUN_HELP = "a run directory, a folder of runs (the newest is used), or a generator/checkpoint file"
+
+
+def _run_arg(p: argparse.ArgumentParser, dest: str = "model", nargs=None) -> None:
+    p.add_argument(dest, metavar="RUN_OR_FILE", nargs=nargs, help=RUN_HELP)
+
+
+# ---- augment ---------------------------------------------------------------------------------
+
+
+def add_augment(sub) -> None:
+    p = sub.add_parser(
+        "augment",
+        help="export a labelled synthetic dataset from a conditional run",
+        description="Write DIR/<class>/<index>.png and DIR/labels.csv from a conditional run; "
+        "--filter keeps only samples a classifier assigns to their intended class.",
+    )
+    _run_arg(p)
+    p.add_argument(
+        "--per-class", type=int, default=1000, metavar="K", help="images per class (default 1000)"
+    )
+    p.add_argument("-o", "--output", metavar="DIR", help="new or empty output folder (required)")
+    cl.deprecated(p, "--out", dest="output", new="-o/--output DIR")
+    p.add_argument(
+        "--class",
+        dest="classes",
+        action="append",
+        metavar="CLASS",
+        help="export only this class (a name, else an index); repeat for several (default: all)",
+    )
+    p.add_argument(
+        "--filter",
+        action="store_true",
+        help="keep only samples the classifier agrees with (default: keep all)",
+    )
+    p.add_argument(
+        "--classifier",
+        default="mnist",
+        help="for --filter: mnist (the shipped digit classifier; default) or an ONNX file "
+        "(.onnx, run with onnxruntime) mapping images in [-1, 1] to logits in the run's class "
+        "order; .pt2/TorchScript/pickle files are refused (they can run code)",
+    )
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=0.9,
+        help="for --filter: minimum confidence (default 0.9)",
+    )
+    cl.add_seed(p, "the samples")
+    p.add_argument(
+        "--truncation", type=float, default=None, help="truncation trick threshold (default: none)"
+    )
+    cl.add_device(p)
+
+
+def run_augment(args) -> int:
+    from ganforge.apps.augment import export_dataset
+    from ganforge.run import resolve_run
+
+    if not args.output:
+        raise GanforgeError("augment needs -o/--output DIR", fix="e.g. -o synthetic/")
+    report = export_dataset(
+        resolve_run(args.model),
+        args.output,
+        args.per_class,
+        classes=args.classes,
+        filter=args.filter,
+        classifier=args.classifier,
+        threshold=args.threshold,
+        seed=args.seed,
+        truncation=args.truncation,
+        device=args.device,
+    )
+    print("\n".join(report.lines()))
+    failure = report.failure()
+    if failure is not None:
+        raise failure
+    return 0
+
+
+# ---- upscale / eval-sr -----------------------------------------------------------------------
+
+
+def _add_tiling(p) -> None:
+    p.add_argument(
+        "--tile", type=int, default=None, help="LR tile side (default ~512 px out; 0: whole image)"
+    )
+    p.add_argument(
+        "--context",
+        type=int,
+        default=None,
+        help="LR pixels of context per tile (default: the receptive radius: exact tiles)",
+    )
+    p.add_argument(
+        "--scale", type=int, default=None, help="check the run upscales by this (default: any)"
+    )
+    cl.add_device(p)
+
+
+def add_upscale(sub) -> None:
+    p = sub.add_parser(
+        "upscale",
+        help="upscale an image (or a folder of images) with a super-resolution run",
+        description="Upscale with a super-resolution run, tile by tile (memory stays bounded).",
+    )
+    _run_arg(p)
+    p.add_argument("input", metavar="INPUT", help="an image file or a folder of images")
+    p.add_argument(
+        "-o", "--output", required=True, help="output file (or folder for a folder; required)"
+    )
+    p.add_argument(
+        "--overlap", type=int, default=8, help="LR pixels tiles overlap and blend (default 8)"
+    )
+    _add_tiling(p)
+
+
+def run_upscale(args) -> int:
+    from ganforge.apps.sr import upscale_path
+    from ganforge.run import resolve_run
+
+    report = upscale_path(
+        resolve_run(args.model),
+        args.input,
+        args.output,
+        scale=args.scale,
+        tile=args.tile,
+        overlap=args.overlap,
+        context=args.context,
+        device=args.device,
+    )
+    for source, target in report.written[:5]:
+        print(f"ganforge: x{report.scale} {source} -> {target}")
+    if len(report.written) > 5:
+        print(f"ganforge: ... {len(report.written)} images in all, into {args.output}")
+    return 0
+
+
+def add_eval_sr(sub) -> None:
+    p = sub.add_parser(
+        "eval-sr",
+        help="PSNR/SSIM of SR runs and of bicubic on held-out images, and a comparison image",
+        description="PSNR/SSIM on Y (BT.601), border cropped by the scale; LR made by "
+        "antialiased bicubic downscaling. Several runs (same scale) become several columns.",
+    )
+    _run_arg(p, "models", nargs="+")
+    p.add_argument(
+        "--data", default="photos:test", help="photos:test (default) or folder:PATH (HR images)"
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        dest="comparison",
+        default=None,
+        metavar="PNG",
+        help="side-by-side crops (default: RUN/eval/sr_comparison.png)",
+    )
+    cl.deprecated(p, "--comparison", dest="comparison", new="-o/--output PNG")
+    p.add_argument(
+        "--crop", type=int, default=128, help="HR side of the comparison crops (default 128)"
+    )
+    cl.add_json(p)
+    _add_tiling(p)
+
+
+def run_eval_sr(args) -> int:
+    from ganforge.apps.sr import default_comparison_path, evaluate_sr
+    from ganforge.metrics.evaluate import save_result
+    from ganforge.run import resolve_run
+
+    models = [resolve_run(m) for m in args.models]
+    result = evaluate_sr(
+        models,
+        args.data,
+        comparison=args.comparison or default_comparison_path(models[0]),
+        scale=args.scale,
+        crop=args.crop,
+        tile=args.tile,
+        context=args.context,
+        device=args.device,
+    )
+    print("\n".join(result.lines()))
+    print(f"comparison {result.comparison}")
+    write_json(save_result, result.to_dict(), args.json)
+    return 0
+
+
+def write_json(save, result: dict, path: str | None) -> None:
+    """`--json PATH` (`-`: stdout), after the figures are printed; a failure says so in one line."""
+    import json
+    from pathlib import Path
+
+    if not path:
+        return
+    if path == cl.STDOUT:
+        print(json.dumps(result, indent=2))
+        return
+    try:
+        save(result, Path(path))
+    except OSError as e:
+        raise GanforgeError(
+            f"cannot write the JSON result ({e.strerror or type(e).__name__}); the figures "
+            "above are the result",
+            str(path),
+            "pass --json PATH somewhere writable",
+        ) from None
+    print(f"wrote      {path}")
+
+
+# ---- translate -------------------------------------------------------------------------------
+
+
+def add_translate(sub) -> None:
+    p = sub.add_parser(
+        "translate",
+        help="translate an image (or a folder of images) with a pix2pix or CycleGAN run",
+        description="Images are translated at their own size, tile by tile with overlap, and "
+        "written in their own format (a .jpg stays .jpg); a folder keeps its sub-paths. "
+        "Resize inputs to about the training scale first for the best results.",
+    )
+    _run_arg(p)
+    p.add_argument("input", metavar="INPUT", help="an image file or a folder of images")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="output image file (its suffix picks the format), or a folder (required)",
+    )
+    p.add_argument(
+        "--direction",
+        choices=["AtoB", "BtoA"],
+        default="AtoB",
+        help="AtoB (default) or BtoA (CycleGAN runs only)",
+    )
+    p.add_argument(
+        "--tile", type=int, default=None, help="tile side in pixels (default 512; 0: whole image)"
+    )
+    p.add_argument(
+        "--overlap", type=int, default=16, help="pixels tiles overlap and blend (default 16)"
+    )
+    p.add_argument(
+        "--context",
+        type=int,
+        default=None,
+        help="pixels of context per tile (default: the receptive radius: exact tiles)",
+    )
+    cl.add_device(p)
+
+
+def run_translate(args) -> int:
+    from ganforge.apps.translate import translate_files
+    from ganforge.run import resolve_run
+
+    report = translate_files(
+        resolve_run(args.model),
+        args.input,
+        args.output,
+        args.direction,
+        args.device,
+        tile=args.tile,
+        overlap=args.overlap,
+        context=args.context,
+    )
+    print("\n".join(report.lines()))
+    return 0
+
+
+# ---- anomaly ---------------------------------------------------------------------------------
+
+
+def add_anomaly(sub) -> None:
+    p = sub.add_parser(
+        "anomaly",
+        help="GAN anomaly detection: fit on normal images or tables, score new data",
+        description="GANomaly or f-AnoGAN trained on normal data only; scores with a threshold "
+        "calibrated on held-out normal data at a chosen false-positive rate.",
+    )
+    verbs = p.add_subparsers(dest="verb", required=True)
+    fit = verbs.add_parser("fit", help="fit a detector on normal data into a run directory")
+    fit.add_argument(
+        "--data",
+        required=True,
+        help="normal data: folder:DIR (images), csv:FILE (numeric table), mnist, ... (required)",
+    )
+    cl.add_run_flags(fit, "detector run", "<method>-<time>")
+    cl.deprecated(fit, "-o", dest="run_dir", new="--run-dir RUN")
+    fit.add_argument(
+        "--method",
+        default="ganomaly",
+        choices=["ganomaly", "fanogan"],
+        help="ganomaly (default) or fanogan",
+    )
+    fit.add_argument(
+        "--steps", type=int, default=None, help="training steps (default: the method's)"
+    )
+    fit.add_argument(
+        "--resolution", type=int, default=None, help="images: side (default 32; mnist 28)"
+    )
+    fit.add_argument("--channels", type=int, default=0, help="images: 1 or 3 (default: as is)")
+    fit.add_argument(
+        "--holdout",
+        type=float,
+        default=0.2,
+        help="share of normal data kept for the threshold (default 0.2)",
+    )
+    fit.add_argument("--fpr", type=float, default=0.05, help="false-positive rate (default 0.05)")
+    fit.add_argument(
+        "--batch-size", type=int, default=None, help="batch size (default: the method's)"
+    )
+    cl.add_seed(fit, "the split and the training")
+    cl.add_device(fit)
+    cl.add_quiet(fit)
+    score = verbs.add_parser("score", help="score a folder of images or a CSV; write scores.csv")
+    score.add_argument(
+        "run",
+        metavar="RUN",
+        help="a fitted run directory, a folder of runs (the newest), or detector.pt",
+    )
+    score.add_argument("input", metavar="INPUT", help="a folder of images or a CSV file")
+    score.add_argument("-o", "--output", metavar="CSV", help="scores file to write (required)")
+    cl.deprecated(score, "--out", dest="output", new="-o/--output CSV")
+    score.add_argument(
+        "--fpr", type=float, default=None, help="false-positive rate (default: the fit's)"
+    )
+    score.add_argument(
+        "--maps", metavar="DIR", help="images: a residual heat map per input (default: none)"
+    )
+    cl.add_device(score)
+
+
+def _anomaly_run_dir(args) -> str:
+    """--run-dir, or --out PARENT --name NAME; `--out RUN` alone is the old spelling of the run
+    directory (deprecated)."""
+    import sys
+    import time
+    from pathlib import Path
+
+    if args.run_dir:
+        if args.out or args.name:
+            raise GanforgeError(
+                "--run-dir names the run directory exactly", fix="drop --out/--name, or --run-dir"
+            )
+        return args.run_dir
+    if args.out and not args.name:
+        print(
+            "ganforge: warning: `anomaly fit --out RUN` (the run directory) is deprecated "
+            "(removed in the next release): use --run-dir RUN, or --out PARENT --name NAME",
+            file=sys.stderr,
+        )
+        return args.out
+    name = args.name or f"{args.method}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return str(Path(args.out or "runs") / name)
+
+
+def run_anomaly(args) -> int:
+    from ganforge.apps import anomaly
+    from ganforge.run import resolve_run
+
+    if args.verb == "fit":
+        run_dir = _anomaly_run_dir(args)
+        lines = anomaly.fit_command(
+            args.data,
+            run_dir,
+            method=args.method,
+            steps=args.steps,
+            resolution=args.resolution,
+            channels=args.channels,
+            holdout=args.holdout,
+            fpr=args.fpr,
+            seed=args.seed,
+            batch_size=args.batch_size,
+            device=args.device,
+            quiet=args.quiet,
+        )
+        print("\n".join(lines))
+        cl.print_made(run_dir)
+        return 0
+    if not args.output:
+        raise GanforgeError("anomaly score needs -o/--output CSV", fix="e.g. -o scores.csv")
+    lines = anomaly.score_command(
+        resolve_run(args.run), args.input, args.output, fpr=args.fpr, maps=args.maps,
+        device=args.device,
+    )  # fmt: skip
+    print("\n".join(lines))
+    return 0
+
+
+# ---- the table -------------------------------------------------------------------------------
+
+VERBS = {
+    "augment": (add_augment, run_augment),
+    "anomaly": (add_anomaly, run_anomaly),
+    "upscale": (add_upscale, run_upscale),
+    "eval-sr": (add_eval_sr, run_eval_sr),
+    "translate": (add_translate, run_translate),
+    "tabular": (tabular.add_parser, tabular.run),
+}
