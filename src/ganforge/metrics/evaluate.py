@@ -10,6 +10,7 @@ import contextlib
 import json
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +31,122 @@ from ganforge.metrics.kid import DEFAULT_SUBSET_SIZE, DEFAULT_SUBSETS, kid
 from ganforge.metrics.prdc import DC_K, PR_K, prdc
 from ganforge.metrics.reference import Reference, resolve_reference
 
-METRICS = ("fid", "kid", "is", "pr", "dc")
 Source = torch.Tensor | np.ndarray | InMemoryDataset | nn.Module | Callable[[int], torch.Tensor]
+
+
+@dataclass
+class Pass:
+    """What one feature pass gives every metric, with the settings the metrics read."""
+
+    fake: torch.Tensor
+    ref: torch.Tensor
+    fake_logits: torch.Tensor | None
+    net: Extractor
+    metrics: tuple[str, ...]
+    n_fake: int
+    n_ref: int
+    kid_subsets: int
+    kid_subset_size: int | None
+    pr_k: int
+    dc_k: int
+    _prdc: dict[str, float] | None = field(default=None, repr=False)
+
+    def prdc(self) -> dict[str, float]:
+        """Precision/recall and density/coverage (those asked for) from one k-NN pass."""
+        if self._prdc is None:
+            pr_k = self.pr_k if "pr" in self.metrics else None
+            dc_k = self.dc_k if "dc" in self.metrics else None
+            self._prdc = prdc(self.ref, self.fake, pr_k, dc_k)
+        return self._prdc
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric of ``evaluate``: its values and its protocol, side by side.
+
+    ``compute(pass) -> values`` and ``protocol(pass) -> entries``; ``notes`` are protocol
+    entries shared with other metrics (written once, after every metric's own); ``timing``
+    names the timer (shared by metrics computed together); ``needs_logits``: the extractor
+    must give class logits (IS), else the metric is skipped, or an error when asked for.
+    """
+
+    name: str
+    title: str
+    compute: Callable[[Pass], dict]
+    protocol: Callable[[Pass], dict]
+    notes: dict = field(default_factory=dict)
+    timing: str = ""
+    needs_logits: bool = False
+
+
+def _kid(p: Pass) -> dict:
+    mean, std = kid(p.fake, p.ref, p.kid_subsets, p.kid_subset_size, KID_SEED)
+    return {"kid_mean": mean, "kid_std": std}
+
+
+def _inception_score(p: Pass) -> dict:
+    if p.fake_logits is None:  # num_classes promised logits the network did not return
+        raise RuntimeError(f"the {p.net.name} extractor returned no logits")
+    mean, std = inception_score(p.fake_logits, DEFAULT_SPLITS)
+    return {"is_mean": mean, "is_std": std}
+
+
+def _pick(*names: str) -> Callable[[Pass], dict]:
+    return lambda p: {k: v for k, v in p.prdc().items() if k in names}
+
+
+_KNN = {"knn_ball": "closed (<=), Euclidean"}
+
+# The metrics in the order they are computed and reported.
+TABLE: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        Metric(
+            "fid",
+            "FID",
+            lambda p: {"fid": fid_value(p.fake, p.ref)},
+            lambda p: {"fid": "covariance over N-1; tr sqrt via eigh of S1^1/2 S2 S1^1/2"},
+        ),
+        Metric(
+            "kid",
+            "KID",
+            _kid,
+            lambda p: {
+                "kid_subsets": p.kid_subsets,
+                "kid_subset_size": p.kid_subset_size or min(DEFAULT_SUBSET_SIZE, p.n_fake, p.n_ref),
+                "kid_seed": KID_SEED,
+            },
+        ),
+        Metric(
+            "is",
+            "Inception Score",
+            _inception_score,
+            lambda p: {
+                "is_splits": DEFAULT_SPLITS,
+                "is_split_bounds": "k*N//splits, no sample dropped, no shuffle (original code)",
+                "is_logits": p.net.logits_note or "the extractor's class logits",
+            },
+            needs_logits=True,
+        ),
+        Metric(
+            "pr",
+            "precision/recall",
+            _pick("precision", "recall"),
+            lambda p: {"pr_k": p.pr_k},
+            notes=_KNN,
+            timing="prdc",
+        ),
+        Metric(
+            "dc",
+            "density/coverage",
+            _pick("density", "coverage"),
+            lambda p: {"dc_k": p.dc_k},
+            notes=_KNN,
+            timing="prdc",
+        ),
+    )
+}
+METRICS = tuple(TABLE)
 
 
 def _fake_source(source: Source, seed: int, device: str) -> torch.Tensor | np.ndarray | Callable:
@@ -97,15 +212,15 @@ def check_metrics(metrics: Sequence[str] | str | None) -> tuple[str, ...] | None
 def _supported(metrics: tuple[str, ...] | None, net: Extractor) -> tuple[tuple[str, ...], dict]:
     """The metrics to compute and those skipped (with why), checked against the extractor."""
     no_logits = f"the {net.name} extractor has no class logits"
+    unfit = () if net.num_classes else tuple(m for m in METRICS if TABLE[m].needs_logits)
     if metrics is None:  # every metric this extractor supports
-        if net.num_classes:
-            return METRICS, {}
-        return tuple(m for m in METRICS if m != "is"), {"is": no_logits}
-    if "is" in metrics and not net.num_classes:
-        raise GanforgeError(
-            f"{no_logits}, so no Inception Score",
-            fix="drop 'is' from the metrics or use the mnist or inception extractor",
-        )
+        return tuple(m for m in METRICS if m not in unfit), {m: no_logits for m in unfit}
+    for name in unfit:
+        if name in metrics:
+            raise GanforgeError(
+                f"{no_logits}, so no {TABLE[name].title}",
+                fix=f"drop '{name}' from the metrics or use the mnist or inception extractor",
+            )
     return metrics, {}
 
 
@@ -243,34 +358,26 @@ def evaluate(
     n_fake = int(fake_features.shape[0])
     timings["fake_features"] = time.perf_counter() - tick
 
+    features = Pass(
+        fake=fake_features,
+        ref=ref_features,
+        fake_logits=fake_logits,
+        net=net,
+        metrics=metrics,
+        n_fake=n_fake,
+        n_ref=n_ref,
+        kid_subsets=kid_subsets,
+        kid_subset_size=kid_subset_size,
+        pr_k=pr_k,
+        dc_k=dc_k,
+    )
+    chosen_metrics = [TABLE[m] for m in METRICS if m in metrics]
     result: dict = {}
-    if "fid" in metrics:
+    for metric in chosen_metrics:
         tick = time.perf_counter()
-        result["fid"] = fid_value(fake_features, ref_features)
-        timings["fid"] = time.perf_counter() - tick
-    if "kid" in metrics:
-        tick = time.perf_counter()
-        result["kid_mean"], result["kid_std"] = kid(
-            fake_features, ref_features, kid_subsets, kid_subset_size, KID_SEED
-        )
-        timings["kid"] = time.perf_counter() - tick
-    if "is" in metrics:
-        if fake_logits is None:  # num_classes promised logits the network did not return
-            raise RuntimeError(f"the {net.name} extractor returned no logits")
-        tick = time.perf_counter()
-        result["is_mean"], result["is_std"] = inception_score(fake_logits, DEFAULT_SPLITS)
-        timings["is"] = time.perf_counter() - tick
-    if "pr" in metrics or "dc" in metrics:
-        tick = time.perf_counter()
-        result.update(
-            prdc(
-                ref_features,
-                fake_features,
-                pr_k if "pr" in metrics else None,
-                dc_k if "dc" in metrics else None,
-            )
-        )
-        timings["prdc"] = time.perf_counter() - tick
+        result.update(metric.compute(features))
+        timer = metric.timing or metric.name
+        timings[timer] = timings.get(timer, 0.0) + time.perf_counter() - tick
     if net.class_names and fake_logits is not None and ref_logits is not None:
         expected = class_histogram(ref_logits, net.num_classes)
         result.update(class_diagnostics(fake_logits, expected, net.class_names))
@@ -291,22 +398,10 @@ def evaluate(
         protocol["extractor_choice"] = extractor_choice
     if skipped:
         protocol["skipped"] = skipped
-    if "fid" in metrics:
-        protocol["fid"] = "covariance over N-1; tr sqrt via eigh of S1^1/2 S2 S1^1/2"
-    if "kid" in metrics:
-        protocol["kid_subsets"] = kid_subsets
-        protocol["kid_subset_size"] = kid_subset_size or min(DEFAULT_SUBSET_SIZE, n_fake, n_ref)
-        protocol["kid_seed"] = KID_SEED
-    if "is" in metrics:
-        protocol["is_splits"] = DEFAULT_SPLITS
-        protocol["is_split_bounds"] = "k*N//splits, no sample dropped, no shuffle (original code)"
-        protocol["is_logits"] = net.logits_note or "the extractor's class logits"
-    if "pr" in metrics:
-        protocol["pr_k"] = pr_k
-    if "dc" in metrics:
-        protocol["dc_k"] = dc_k
-    if "pr" in metrics or "dc" in metrics:
-        protocol["knn_ball"] = "closed (<=), Euclidean"
+    for metric in chosen_metrics:
+        protocol.update(metric.protocol(features))
+    for metric in chosen_metrics:
+        protocol.update(metric.notes)
     if net.class_names:
         protocol["class_expected_share"] = "reference histogram under the same classifier"
     result["protocol"] = protocol
