@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -118,11 +119,7 @@ def add_seed(p: argparse.ArgumentParser, what: str = "the random draws") -> None
 
 def add_quiet(p: argparse.ArgumentParser) -> None:
     """`--quiet`: no progress bar, plain periodic lines (the same in every command)."""
-    p.add_argument(
-        "--quiet",
-        action="store_true",
-        help="no progress bar: plain periodic lines (default: a bar on a terminal)",
-    )
+    p.add_argument("--quiet", action="store_true", help=QUIET_HELP)
 
 
 def add_resume(p: argparse.ArgumentParser) -> None:
@@ -154,3 +151,74 @@ def add_device(p: argparse.ArgumentParser) -> None:
 def print_made(path: str | Path) -> None:
     """The path a command made, last, on its own line (scripts read the last line)."""
     print(path)
+
+
+# ---- the checker (tests/test_conventions.py runs it on build_parser()) ------------------------
+
+QUIET_HELP = "no progress bar: plain periodic lines (default: a bar on a terminal)"
+
+
+def _options(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
+    return dict(parser._option_string_actions)  # argparse has no public map of its flags
+
+
+def violations(parser: argparse.ArgumentParser) -> list[str]:
+    """Every breach of the command-line convention in `parser` and its sub-commands, one line
+    each (`<command> <flag>: <rule>`); empty when it keeps the convention."""
+    found = []
+    for prog, p in walk(parser):
+        options = _options(p)
+        for action in p._actions:
+            if not action.option_strings or isinstance(
+                action, (argparse._HelpAction, argparse._VersionAction)
+            ):
+                continue
+            flag = "/".join(action.option_strings)
+            if isinstance(action, DeprecatedFlag) and action.help != argparse.SUPPRESS:
+                found.append(f"{prog} {flag}: a deprecated spelling is hidden from --help")
+            if action.help == argparse.SUPPRESS:  # an old spelling kept for one release
+                continue
+            found += [f"{prog} {flag}: {rule}" for rule in _flag_rules(action)]
+        if "--out" in options and not isinstance(options["--out"], DeprecatedFlag):
+            if options["--out"].metavar != "PARENT":
+                found.append(f"{prog} --out: --out is the PARENT of new runs (else -o/--output)")
+            for partner in ("--name", "--run-dir"):
+                if partner not in options:
+                    found.append(
+                        f"{prog} --out: a command making runs takes --out, --name, --run-dir"
+                    )
+    return found
+
+
+def _flag_rules(action: argparse.Action) -> list[str]:
+    """The rules one (non-deprecated) flag breaks."""
+    names, broken = set(action.option_strings), []
+    help_text = action.help or ""
+    if not help_text or help_text == argparse.SUPPRESS:
+        broken.append("every flag has a one-line help")
+    elif "\n" in help_text:
+        broken.append("the help is one line")
+    elif "default" not in help_text.lower() and not action.required:
+        if "required" not in help_text.lower():
+            broken.append("the help states the default")
+    if "--json" in names:
+        if action.nargs == 0 or action.const is True:
+            broken.append("--json takes a PATH (- for stdout), never a switch")
+        elif action.metavar != "PATH":
+            broken.append("--json's value is a PATH (metavar PATH)")
+    if "--seed" in names:
+        said = re.search(r"default[^)]*\b0\b", help_text)  # None: "the preset's, else 0"
+        zero = action.default == 0 or (action.default is None and said)
+        if action.type is not int or not zero:
+            broken.append("--seed is an int defaulting to 0")
+    if "--quiet" in names and (action.nargs != 0 or action.help != QUIET_HELP):
+        broken.append(f"--quiet is a switch meaning '{QUIET_HELP}'")
+    if "--resume" in names and (action.nargs != "?" or action.metavar != "RUN"):
+        broken.append("--resume takes an optional RUN (--resume [RUN])")
+    if "--n" in names or (action.dest in ("n", "num") and names != {"-n", "--num"}):
+        broken.append("counts are -n/--num")
+    if "-o" in names and "--output" not in names:
+        broken.append("-o is short for --output")
+    if "--output" in names and "-o" not in names:
+        broken.append("--output has the short form -o")
+    return broken

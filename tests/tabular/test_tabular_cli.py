@@ -141,3 +141,27 @@ def test_public_metadata_errors(table_csv, tmp_path, capsys, meta, pattern):
     )  # fmt: skip
     assert_one_line_error(code, err, pattern)
     assert not (tmp_path / "m.gft").exists()
+
+
+def test_sample_seed_defaults_to_0_and_fit_prints_the_model_last(
+    model_file, table_csv, tmp_path, capsys
+):
+    """The convention: --seed 0 unless given (the same rows twice); the fit's last line is
+    the model path on its own; --quiet gives plain lines, not silence."""
+    for name in ("a.csv", "b.csv"):
+        code, _, err = run_cli(
+            capsys, "tabular", "sample", model_file, "-n", 30, "-o", tmp_path / name
+        )
+        assert code == 0, err
+    assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text()
+    run_cli(
+        capsys, "tabular", "sample", model_file, "--num", 30, "--seed", 4, "-o", tmp_path / "c.csv"
+    )
+    assert (tmp_path / "c.csv").read_text() != (tmp_path / "a.csv").read_text()
+    out_file = tmp_path / "q.gft"
+    code, out, err = run_cli(capsys, "tabular", "fit", table_csv, "-o", out_file, *TINY,
+                             "--out", tmp_path / "runs", "--name", "t")  # fmt: skip
+    assert code == 0, err
+    assert out.strip().splitlines()[-1] == str(out_file)
+    assert (tmp_path / "runs" / "t" / "checkpoints" / "last.pt").is_file()
+    assert "speed:" in err  # --quiet: the plain progress lines are there
