@@ -76,7 +76,7 @@ import resource, sys, time, torch
 torch.set_num_threads({threads})
 from ganforge.apps.sr import load_sr_model, upscale_tensor
 model = load_sr_model({run!r})
-s = model.config.model.scale
+s = model.config.family_settings("srgan").scale
 side = {side} // s
 upscale_tensor(model.module, torch.zeros(1, 3, 16, 16), s, tile={tile})  # warm up
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

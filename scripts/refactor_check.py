@@ -56,8 +56,10 @@ def _tensor_digest(obj, h) -> None:
 
 
 def fingerprint(path: Path) -> str:
-    """SHA-256 over every tensor a weights file holds (config and metadata left out)."""
+    """SHA-256 over every tensor a weights file holds (config and metadata left out: the saved
+    config's key names are no trained tensors, and issue 19 moved family keys into tables)."""
     state = torch.load(path, map_location="cpu", weights_only=True)
+    state = {key: value for key, value in state.items() if key != "config"}
     h = hashlib.sha256()
     _tensor_digest(state, h)
     return h.hexdigest()[:16]

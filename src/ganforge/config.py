@@ -1,9 +1,24 @@
-"""Every setting of a run as dataclasses, with TOML in/out and named presets."""
+"""Every setting of a run as dataclasses, with TOML in/out, presets' merging and the train flags.
+
+A run's settings are four shared sections (`[data]`, `[model]`, `[train]`, `[eval]`) and one table
+per family that has settings of its own (`[srgan]`, `[pix2pix]`, `[cyclegan]`, `[conditional]`,
+`[ganomaly]`, `[fanogan]`): each family module declares its dataclass (as
+pytorch-CycleGAN-and-pix2pix's `modify_commandline_options` lets each model add its options).
+Files written before those tables existed kept the family settings as flat `[model]`/`[train]`
+keys (`sr_adv_weight`, `cycle_weight`, ...): `Config.from_dict` moves them to their tables
+(`LEGACY_KEYS`), so every old checkpoint, generator.pt, .gft and config.toml still loads.
+
+Every field carries its one-line help (`setting(default, help, flag=...)`): `add_train_flags`
+builds `ganforge train`'s flags from them, and `flag_overrides` turns parsed flags into overrides.
+"""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import math
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -14,158 +29,288 @@ import tomllib
 from ganforge.errors import GanforgeError
 
 
+def setting(
+    default: Any = dataclasses.MISSING,
+    help: str = "",
+    *,
+    factory: Callable[[], Any] | None = None,
+    flag: str | None = None,
+) -> Any:
+    """A dataclass field with its one-line help and, when it has one, its `train` flag.
+
+    A family's settings get a flag by default (`--field-name`); a shared section's fields only
+    when `flag` names one. Fields sharing one flag (e.g. `--adv-weight` of srgan, pix2pix,
+    cyclegan and ganomaly) are set together: each family reads its own table.
+    """
+    metadata = {"help": help, "flag": flag}
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
 @dataclass
 class DataConfig:
     """What to train on: `ring`, `grid`, `digits`, `mnist[:PATH]`, `folder:PATH`."""
 
-    source: str = "digits"
-    resolution: int = 32
-    channels: int = 0  # 0: as the data comes (grey stays grey, colour stays RGB)
-    limit: int = 0  # use only the first N samples (0: all); for data-efficiency studies
+    source: str = setting(
+        "digits",
+        "what to train on: ring, grid, digits, mnist[:PATH], folder:PATH, csv:FILE, paired:A,B, unpaired:A,B",
+        flag="--data",
+    )
+    resolution: int = setting(32, "image side in pixels (srgan: the HR crop)", flag="--resolution")
+    channels: int = setting(
+        0, "0: as the data comes (grey stays grey, colour stays RGB)", flag="--channels"
+    )
+    limit: int = setting(
+        0, "use only the first N samples (0: all); for data-efficiency studies", flag="--limit"
+    )
 
 
 @dataclass
 class ModelConfig:
     """Which networks to build, and their sizes. Shape fields are filled from the data."""
 
-    family: str = "unconditional"
-    arch: str = "dcgan"  # mlp | dcgan
-    latent_dim: int = 100
-    g_width: int = 64  # DCGAN: channels of the last generator block; MLP: hidden units
-    d_width: int = 64
-    mlp_layers: int = 3  # hidden layers of each MLP
-    # DCGAN depth: stride-1 3x3 conv blocks after each resolution change (0: the paper's nets)
-    g_extra_layers: int = 0
-    d_extra_layers: int = 0
-    d_norm: str = "batch"  # batch | none | layer  (discriminator normalisation)
-    spectral_norm: bool = False  # spectral normalisation on every discriminator layer
-    sample_shape: list[int] = field(default_factory=list)  # (C, H, W) or (D,): from the data
-    num_classes: int = 0  # from the data (conditional families)
-    class_names: list[str] = field(default_factory=list)
-    # Conditional family only (Mirza & Osindero 2014); the other families ignore these.
-    conditioning: str = "projection"  # D: projection (Miyato & Koyama 2018) | acgan (Odena 2017)
-    g_conditioning: str = "embed"  # G: embed (label embedding + noise) | cbn (conditional BN)
-    embed_dim: int = 32  # size of G's label embedding (g_conditioning = embed)
-    ac_weight: float = 1.0  # AC-GAN: weight of the auxiliary classifier's cross-entropy
-    mode_seeking: float = 0.0  # weight of MSGAN's diversity term (Mao 2019); 0: off
-    # Against mode collapse: discriminator options (training/monitor.py docs, README)
-    minibatch_std: bool = False  # minibatch standard deviation channel (Karras 2018)
-    minibatch_disc: bool = False  # minibatch discrimination features (Salimans 2016)
-    pack: int = 1  # PacGAN (Lin 2018): D judges `pack` samples at once (1: off)
-    # Super-resolution family (families/srgan.py); the other families ignore these.
-    scale: int = 4  # SR upscaling factor: 2, 3, 4 or 8
-    sr_blocks: int = 16  # SRResNet residual blocks (g_width: their channels)
-    # Anomaly families (apps/anomaly.py); the other families ignore these.
-    ganomaly_w_adv: float = 1.0  # GANomaly (Akcay 2018): weight of the D-feature loss
-    ganomaly_w_con: float = 50.0  # GANomaly: weight of the L1 reconstruction loss
-    ganomaly_w_enc: float = 1.0  # GANomaly: weight of the L2 latent (encoder) loss
-    fanogan_kappa: float = 1.0  # f-AnoGAN (Schlegl 2019): D-feature weight in izi_f
-    # Translation families (pix2pix, cyclegan); arch: unet | resnet (dcgan: the paper's choice)
-    translation_norm: str = ""  # batch | instance | none ("": pix2pix batch, CycleGAN instance)
-    unet_depth: int = 0  # U-Net levels (0: halve down to 1x1, as the paper's 8 levels at 256)
-    resnet_blocks: int = 6  # ResNet translator blocks (CycleGAN: 6 at 128x128, 9 at 256x256)
-    patch_layers: int = 3  # PatchGAN stride-2 layers (3: 70x70 patches, the papers' choice)
+    family: str = setting(
+        "unconditional",
+        "model family: unconditional, conditional, srgan, pix2pix, cyclegan, ganomaly, fanogan",
+        flag="--family",
+    )
+    arch: str = setting("dcgan", "mlp | dcgan", flag="--arch")
+    latent_dim: int = setting(100, "size of the generator's noise vector", flag="--latent-dim")
+    g_width: int = setting(
+        64, "DCGAN: channels of the last generator block; MLP: hidden units", flag="--g-width"
+    )
+    d_width: int = setting(
+        64, "DCGAN: channels of the first discriminator block; MLP: hidden units", flag="--d-width"
+    )
+    mlp_layers: int = setting(3, "hidden layers of each MLP")
+    g_extra_layers: int = setting(
+        0,
+        "DCGAN depth: stride-1 3x3 conv blocks after each resolution change (0: the paper's nets)",
+        flag="--g-extra-layers",
+    )
+    d_extra_layers: int = setting(
+        0,
+        "DCGAN depth: extra stride-1 3x3 conv blocks in the discriminator",
+        flag="--d-extra-layers",
+    )
+    d_norm: str = setting(
+        "batch", "discriminator normalisation: batch | none | layer", flag="--d-norm"
+    )
+    spectral_norm: bool = setting(False, "spectral normalisation on every discriminator layer")
+    sample_shape: list[int] = setting(help="(C, H, W) or (D,): from the data", factory=list)
+    num_classes: int = setting(0, "from the data (conditional families)")
+    class_names: list[str] = setting(
+        help="class names, from the data (conditional families)", factory=list
+    )
+    minibatch_std: bool = setting(
+        False,
+        "against mode collapse: a minibatch standard deviation channel in D (Karras 2018)",
+        flag="--minibatch-std",
+    )
+    minibatch_disc: bool = setting(
+        False, "minibatch discrimination features (Salimans 2016)", flag="--minibatch-disc"
+    )
+    pack: int = setting(
+        1, "PacGAN (Lin 2018): D judges `pack` samples at once (1: off)", flag="--pack"
+    )
 
 
 @dataclass
 class TrainConfig:
     """How to train: the loop, the objective, the optimisers and the run's bookkeeping."""
 
-    steps: int = 2000  # generator updates
-    batch_size: int = 64
-    loss: str = "nonsaturating"  # minimax | nonsaturating | wasserstein | hinge | lsgan
-    n_critic: int = 1  # discriminator updates per generator update
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    lr_decay_start: float = (
-        1.0  # fraction of steps after which both lrs fall linearly to 0 (1: never)
+    steps: int = setting(2000, "generator updates", flag="--steps")
+    batch_size: int = setting(64, "samples per batch", flag="--batch-size")
+    loss: str = setting(
+        "nonsaturating",
+        "adversarial loss: minimax | nonsaturating | wasserstein | hinge | lsgan",
+        flag="--loss",
     )
-    gp_weight: float = 0.0  # WGAN-GP weight (Gulrajani 2017: 10)
-    r1_weight: float = 0.0  # R1 gamma (Mescheder 2018); penalty applied as gamma/2 * E||grad||^2
-    r1_every: int = 16  # lazy R1: every k discriminator steps, scaled by k
-    ema: float = 0.0  # EMA decay of the generator's weights (0: off); samples/export use the EMA
-    grad_clip: float = 0.0  # clip both networks' gradient norm (0: off)
-    seed: int = 0
-    device: str = "cpu"  # cpu | cuda | cuda:N | mps | auto
-    precision: str = "fp32"  # fp32 | bf16 | fp16 | auto (bf16 where the hardware has it)
-    threads: int = 0  # CPU intra-op threads (0: the usable cores, shared among local ranks)
-    channels_last: bool = False  # NHWC memory format for conv nets
-    fused_adam: bool = False  # one fused Adam kernel per step where supported
-    compile: bool = False  # torch.compile G and D (first step compiles: ~40 s on CPU)
-    sync_bn: bool = True  # under torchrun on CUDA: BatchNorm over the global batch (SyncBatchNorm)
-    max_minutes: float = 0.0  # stop (and save) after this much training time (0: no limit)
-    log_every: int = 100
-    sample_every: int = 500
-    checkpoint_every: int = 1000
-    keep_checkpoints: int = 3
-    tensorboard: bool = True
-    # Data efficiency: DiffAugment (Zhao 2020) on every D input; ADA strength (Karras 2020)
-    diffaugment: str = ""  # comma list of color, translation, cutout ("": off)
-    augment_shift: float = 0.125  # translation: largest shift, fraction of the side (paper 1/8)
-    augment_cutout: float = 0.5  # cutout: side of the blanked square, fraction (paper 1/2)
-    ada_target: float = 0.0  # ADA target of E[sign(D(real))] (paper: 0.6); 0: fixed strength
-    ada_interval: int = 4  # ADA: discriminator steps between adjustments of p
-    ada_kimg: float = 100.0  # ADA: thousand real images for p to move by 1 (paper: 500)
-    # Health monitor (training/monitor.py): on NaN/Inf or divergence, roll back and retry
-    monitor: bool = True
-    max_rollbacks: int = 3  # then stop with an error
-    rollback_lr_factor: float = 0.5  # both lrs are multiplied by this at each rollback
-    divergence_acc: float = 0.99  # D accuracy on real and on fake at least this ...
-    divergence_window: int = 1000  # ... for this many steps while G loss rises (0: no check)
-    collapse_ratio: float = 0.5  # diversity/class entropy/modes below this share of its best
-    # Super-resolution family (Ledig 2017; Wang 2018): the content and adversarial terms
-    sr_pretrain_steps: int = 0  # first N steps: pixel loss only, D idle (the PSNR model)
-    sr_pixel_loss: str = "l1"  # l1 | mse
-    sr_pixel_weight: float = 1.0  # weight of the pixel loss after pretraining
-    sr_perceptual: str = "dfeat"  # dfeat (D features, offline) | vgg (needs sr_vgg_weights) | none
-    sr_perceptual_weight: float = 1.0
-    sr_vgg_weights: str = ""  # local torchvision vgg19 weights file for sr_perceptual = vgg
-    sr_adv_weight: float = 5e-3  # weight of the adversarial term (ESRGAN 5e-3, SRGAN 1e-3)
-    sr_relativistic: bool = False  # relativistic average D and G losses (ESRGAN)
-    # f-AnoGAN: the first N steps train the WGAN; the later ones the encoder only (G, D frozen)
-    fanogan_gan_steps: int = 0
-    # Translation families: pix2pix (Isola 2017) and CycleGAN (Zhu 2017) loss terms
-    translation_adv_weight: float = 1.0  # adversarial term (0: L1/cycle only, D never trained)
-    pix2pix_l1_weight: float = 100.0  # lambda of pix2pix's L1 term
-    cycle_weight: float = 10.0  # lambda of CycleGAN's cycle-consistency terms
-    cycle_identity_weight: float = 0.5  # CycleGAN identity terms, as a share of cycle_weight
-    cycle_pool_size: int = 50  # CycleGAN history of generated images shown to D (0: off)
+    n_critic: int = setting(1, "discriminator updates per generator update", flag="--n-critic")
+    lr_g: float = setting(2e-4, "generator learning rate (Adam)", flag="--lr-g")
+    lr_d: float = setting(2e-4, "discriminator learning rate (Adam)", flag="--lr-d")
+    beta1: float = setting(0.5, "Adam beta1 of both optimisers", flag="--beta1")
+    beta2: float = setting(0.999, "Adam beta2 of both optimisers", flag="--beta2")
+    lr_decay_start: float = setting(
+        1.0,
+        "fraction of steps after which both lrs fall linearly to 0 (1: never)",
+        flag="--lr-decay-start",
+    )
+    gp_weight: float = setting(0.0, "WGAN-GP weight (Gulrajani 2017: 10)", flag="--gp")
+    r1_weight: float = setting(
+        0.0, "R1 gamma (Mescheder 2018); penalty applied as gamma/2 * E||grad||^2", flag="--r1"
+    )
+    r1_every: int = setting(16, "lazy R1: every k discriminator steps, scaled by k")
+    ema: float = setting(
+        0.0,
+        "EMA decay of the generator's weights (0: off); samples/export use the EMA",
+        flag="--ema",
+    )
+    grad_clip: float = setting(
+        0.0, "clip both networks' gradient norm (0: off)", flag="--grad-clip"
+    )
+    seed: int = setting(0, "random seed of the run (same seed, same run)", flag="--seed")
+    device: str = setting("cpu", "device: cpu | cuda | cuda:N | mps | auto", flag="--device")
+    precision: str = setting(
+        "fp32",
+        "precision: fp32 | bf16 | fp16 | auto (bf16 where the hardware has it)",
+        flag="--precision",
+    )
+    threads: int = setting(
+        0, "CPU intra-op threads (0: the usable cores, shared among local ranks)", flag="--threads"
+    )
+    channels_last: bool = setting(False, "NHWC memory format for conv nets")
+    fused_adam: bool = setting(False, "one fused Adam kernel per step where supported")
+    compile: bool = setting(False, "torch.compile G and D (first step compiles: ~40 s on CPU)")
+    sync_bn: bool = setting(
+        True, "under torchrun on CUDA: BatchNorm over the global batch (SyncBatchNorm)"
+    )
+    max_minutes: float = setting(
+        0.0, "stop (and save) after this much training time (0: no limit)", flag="--max-minutes"
+    )
+    log_every: int = setting(
+        100, "steps between log lines (and metrics.jsonl entries)", flag="--log-every"
+    )
+    sample_every: int = setting(500, "steps between sample grids (0: none)", flag="--sample-every")
+    checkpoint_every: int = setting(
+        1000, "steps between periodic checkpoints (0: only the last)", flag="--checkpoint-every"
+    )
+    keep_checkpoints: int = setting(
+        3, "periodic checkpoints kept (0: all)", flag="--keep-checkpoints"
+    )
+    tensorboard: bool = setting(True, "write TensorBoard events")
+    diffaugment: str = setting(
+        "",
+        'DiffAugment (Zhao 2020) on every D input: comma list of color, translation, cutout ("": off)',
+        flag="--diffaugment",
+    )
+    augment_shift: float = setting(
+        0.125,
+        "translation: largest shift, fraction of the side (paper 1/8)",
+        flag="--augment-shift",
+    )
+    augment_cutout: float = setting(
+        0.5, "cutout: side of the blanked square, fraction (paper 1/2)", flag="--augment-cutout"
+    )
+    ada_target: float = setting(
+        0.0, "ADA target of E[sign(D(real))] (paper: 0.6); 0: fixed strength", flag="--ada-target"
+    )
+    ada_interval: int = setting(4, "ADA: discriminator steps between adjustments of p")
+    ada_kimg: float = setting(
+        100.0, "ADA: thousand real images for p to move by 1 (paper: 500)", flag="--ada-kimg"
+    )
+    monitor: bool = setting(
+        True,
+        "health monitor: on NaN/Inf or divergence, roll back and retry (on/off)",
+        flag="--monitor",
+    )
+    max_rollbacks: int = setting(
+        3, "rollbacks before the monitor stops the run with an error", flag="--max-rollbacks"
+    )
+    rollback_lr_factor: float = setting(
+        0.5, "both lrs are multiplied by this at each rollback", flag="--rollback-lr-factor"
+    )
+    divergence_acc: float = setting(0.99, "D accuracy on real and on fake at least this ...")
+    divergence_window: int = setting(
+        1000, "... for this many steps while G loss rises (0: no check)", flag="--divergence-window"
+    )
+    collapse_ratio: float = setting(
+        0.5, "diversity/class entropy/modes below this share of its best"
+    )
 
 
 @dataclass
 class EvalConfig:
     """Metrics during training: every N steps on the sampling (EMA) generator; best.pt kept."""
 
-    every: int = 0  # 0: off
-    metrics: str = "fid"  # comma list of fid,kid,is,pr,dc; the first one picks best.pt
-    n: int = 2000  # generated samples per evaluation (and reference samples)
-    reference: str = ""  # "" = mnist:test for MNIST runs, else the training data
-    extractor: str = ""  # "" = mnist for grey images, randconv for colour; or inception
-    weights: str = ""  # weights file for the extractor (e.g. the FID Inception weights)
+    every: int = setting(
+        0, "steps between metric evaluations during training (0: off)", flag="--eval-every"
+    )
+    metrics: str = setting(
+        "fid", "comma list of fid,kid,is,pr,dc; the first one picks best.pt", flag="--eval-metrics"
+    )
+    n: int = setting(
+        2000, "generated samples per evaluation (and reference samples)", flag="--eval-n"
+    )
+    reference: str = setting(
+        "", '"" = mnist:test for MNIST runs, else the training data', flag="--eval-ref"
+    )
+    extractor: str = setting(
+        "", '"" = mnist for grey images, randconv for colour; or inception', flag="--eval-extractor"
+    )
+    weights: str = setting(
+        "",
+        "weights file for the extractor (e.g. the FID Inception weights)",
+        flag="--inception-weights",
+    )
+
+
+def family_settings_classes() -> dict[str, type]:
+    """Family name -> the settings dataclass its module declares (families with settings only)."""
+    from ganforge.families import SETTINGS  # families import this module: resolved at call time
+
+    return SETTINGS
+
+
+def default_family_settings() -> dict[str, Any]:
+    """Every family's settings at their defaults."""
+    return {name: cls() for name, cls in family_settings_classes().items()}
 
 
 @dataclass
 class Config:
-    """A whole run: its name and place, the data, the model and the training settings."""
+    """A whole run: its name and place, the data, the model, the training settings and one
+    settings table per family (`families`: name -> that family's settings dataclass)."""
 
-    name: str = ""
-    out: str = "runs"
-    preset: str = ""
-    data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    eval: EvalConfig = field(default_factory=EvalConfig)
+    name: str = setting("", "run name")
+    out: str = setting("runs", "parent folder of run directories")
+    preset: str = setting("", "the preset the run started from")
+    data: DataConfig = setting(help="[data]", factory=DataConfig)
+    model: ModelConfig = setting(help="[model]", factory=ModelConfig)
+    train: TrainConfig = setting(help="[train]", factory=TrainConfig)
+    eval: EvalConfig = setting(help="[eval]", factory=EvalConfig)
+    families: dict[str, Any] = setting(help="[family] tables", factory=default_family_settings)
+
+    def family_settings(self, family: str | None = None) -> Any:
+        """The settings table of `family` (default: the run's own family)."""
+        name = family or self.model.family
+        if name not in self.families:
+            raise GanforgeError(
+                f"family {name!r} has no settings of its own",
+                fix=f"families with settings: {', '.join(self.families)}",
+            )
+        return self.families[name]
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain nested dict (TOML- and torch.load(weights_only)-safe)."""
-        return dataclasses.asdict(self)
+        """Plain nested dict (TOML- and torch.load(weights_only)-safe); the family tables are
+        top-level tables beside [data], [model], [train] and [eval]."""
+        raw = dataclasses.asdict(self)
+        raw.update(raw.pop("families"))
+        return raw
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], where: str = "config") -> Config:
-        """Build from a nested dict, rejecting unknown keys with a clear message."""
-        return _from_dict(cls, raw, where)
+        """Build from a nested dict, rejecting unknown keys with a clear message; the flat
+        single-family keys of older files (`LEGACY_KEYS`) go to their family tables."""
+        if not isinstance(raw, dict):
+            raise GanforgeError("a config must be a table of settings", where)
+        raw = dict(raw)
+        tables = family_settings_classes()
+        moved = _move_legacy_keys(raw, where)
+        families = {}
+        for name, settings_class in tables.items():
+            values = raw.pop(name, {})
+            if not isinstance(values, dict):
+                raise GanforgeError(f"section [{name}] must be a table", where)
+            # A flat key is the newer word: merge() writes overrides there over saved tables.
+            values = {**values, **moved.get(name, {})}
+            families[name] = _from_dict(settings_class, values, f"{where} [{name}]")
+        if "families" in raw:
+            raise GanforgeError("unknown setting 'families'", where, _valid_keys(tables))
+        config = _from_dict(cls, raw, where, extra=tables)
+        config.families = families
+        return config
 
     def save(self, path: str | Path) -> None:
         """Write as TOML."""
@@ -187,14 +332,77 @@ class Config:
         return cls.from_dict(raw, str(path))
 
 
-def _from_dict(cls: type, raw: dict[str, Any], where: str) -> Any:
-    known = {f.name: f for f in fields(cls)}
+# The single-family settings of files written before the [family] tables existed:
+# (section, old key) -> the (table, key) pairs it now sets. Translation settings that pix2pix and
+# CycleGAN share set both tables (the run reads its own family's).
+_TRANSLATION = ("pix2pix", "cyclegan")
+LEGACY_KEYS: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
+    ("model", "conditioning"): (("conditional", "conditioning"),),
+    ("model", "g_conditioning"): (("conditional", "g_conditioning"),),
+    ("model", "embed_dim"): (("conditional", "embed_dim"),),
+    ("model", "ac_weight"): (("conditional", "ac_weight"),),
+    ("model", "mode_seeking"): (("conditional", "mode_seeking"),),
+    ("model", "scale"): (("srgan", "scale"),),
+    ("model", "sr_blocks"): (("srgan", "blocks"),),
+    ("model", "ganomaly_w_adv"): (("ganomaly", "adv_weight"),),
+    ("model", "ganomaly_w_con"): (("ganomaly", "reconstruction_weight"),),
+    ("model", "ganomaly_w_enc"): (("ganomaly", "latent_weight"),),
+    ("model", "fanogan_kappa"): (("fanogan", "kappa"),),
+    ("train", "fanogan_gan_steps"): (("fanogan", "gan_steps"),),
+    ("model", "translation_norm"): tuple((t, "norm") for t in _TRANSLATION),
+    ("model", "unet_depth"): tuple((t, "unet_depth") for t in _TRANSLATION),
+    ("model", "resnet_blocks"): tuple((t, "resnet_blocks") for t in _TRANSLATION),
+    ("model", "patch_layers"): tuple((t, "patch_layers") for t in _TRANSLATION),
+    ("train", "translation_adv_weight"): tuple((t, "adv_weight") for t in _TRANSLATION),
+    ("train", "pix2pix_l1_weight"): (("pix2pix", "l1_weight"),),
+    ("train", "cycle_weight"): (("cyclegan", "cycle_weight"),),
+    ("train", "cycle_identity_weight"): (("cyclegan", "identity_weight"),),
+    ("train", "cycle_pool_size"): (("cyclegan", "pool_size"),),
+    **{
+        ("train", f"sr_{key}"): (("srgan", key),)
+        for key in (
+            "pretrain_steps",
+            "pixel_loss",
+            "pixel_weight",
+            "perceptual",
+            "perceptual_weight",
+            "vgg_weights",
+            "adv_weight",
+            "relativistic",
+        )
+    },
+}
+
+
+def _move_legacy_keys(raw: dict[str, Any], where: str) -> dict[str, dict[str, Any]]:
+    """Take the old flat family keys out of raw's [model]/[train] (copies); {table: {key: v}}."""
+    moved: dict[str, dict[str, Any]] = {}
+    for section in ("model", "train"):
+        values = raw.get(section)
+        if not isinstance(values, dict):
+            continue  # _from_dict says what is wrong with it
+        values = dict(values)
+        for key in [k for k in values if (section, k) in LEGACY_KEYS]:
+            value = values.pop(key)
+            for table, new_key in LEGACY_KEYS[(section, key)]:
+                moved.setdefault(table, {})[new_key] = value
+        raw[section] = values
+    return moved
+
+
+def _valid_keys(extra: dict[str, type]) -> str:
+    return f"valid: {', '.join(sorted([*_SECTIONS, 'name', 'out', 'preset', *extra]))}"
+
+
+def _from_dict(cls: type, raw: dict[str, Any], where: str, extra: dict | None = None) -> Any:
+    known = {f.name: f for f in fields(cls) if f.name != "families"}
     kwargs = {}
     for key, value in raw.items():
         if key not in known:
-            raise GanforgeError(
-                f"unknown setting {key!r}", where, f"valid: {', '.join(sorted(known))}"
+            valid = (
+                _valid_keys(extra) if extra is not None else f"valid: {', '.join(sorted(known))}"
             )
+            raise GanforgeError(f"unknown setting {key!r}", where, valid)
         sub = _SECTIONS.get(key) if cls is Config else None
         if sub is not None:
             if not isinstance(value, dict):
@@ -244,14 +452,153 @@ _SECTIONS = {
 
 
 def merge(config: Config, overrides: dict[str, dict[str, Any]]) -> Config:
-    """A copy of `config` with {section: {key: value}} overrides applied."""
+    """A copy of `config` with {section or family table: {key: value}} overrides applied
+    (old flat family keys, e.g. {"train": {"sr_adv_weight": ...}}, reach their tables)."""
     raw = config.to_dict()
     for section, values in overrides.items():
-        if section in _SECTIONS:
+        if isinstance(raw.get(section), dict):  # a section or a family table
             raw[section].update(values)
         else:
             raw[section] = values
     return Config.from_dict(raw, "overrides")
+
+
+# ---- the train flags ---------------------------------------------------------------------------
+
+
+def on_off(text: str) -> bool:
+    """A switch value: on/off (also true/false, yes/no, 1/0)."""
+    value = text.strip().lower()
+    if value in ("on", "true", "yes", "1"):
+        return True
+    if value in ("off", "false", "no", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected on or off, got {text!r}")
+
+
+_FLAG_TYPES: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "str": str}
+_FLAG_TYPES["bool"] = on_off
+
+
+@dataclass(frozen=True)
+class TrainFlag:
+    """One `ganforge train` flag: the settings it sets, its type and its one-line help."""
+
+    flag: str
+    targets: tuple[tuple[str, str], ...]  # (section or family table, key)
+    kind: Callable[[str], Any]
+    help: str
+    replaced_by: str = ""  # a deprecated spelling: the flag to use instead
+
+    @property
+    def dest(self) -> str:
+        """The argparse attribute the flag's value lands in."""
+        return self.flag.lstrip("-").replace("-", "_")
+
+
+# Old spellings kept for one release: flag -> (the flag to use, the settings it set then).
+DEPRECATED_FLAGS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
+    "--translation-adv-weight": ("--adv-weight", tuple((t, "adv_weight") for t in _TRANSLATION)),
+}
+
+
+def _default_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return '""' if value == "" else str(value)
+
+
+def _flag_help(entries: list[tuple[str, dataclasses.Field]]) -> str:
+    """The first field's help, the families it belongs to, and the default(s)."""
+    text = next((f.metadata.get("help") for _, f in entries if f.metadata.get("help")), "")
+    tables = [t for t, _ in entries if t not in _SECTIONS]
+    defaults = {t: _default_text(_field_default(f)) for t, f in entries}
+    if len(set(defaults.values())) == 1:
+        default = f"default: the preset's, else {next(iter(defaults.values()))}"
+    else:
+        default = "default: the preset's, else " + ", ".join(
+            f"{t} {d}" for t, d in defaults.items()
+        )
+    scope = f"[{', '.join(tables)}] " if tables else ""
+    return f"{scope}{text} ({default})".replace("%", "%%")
+
+
+def _field_default(f: dataclasses.Field) -> Any:
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return f.default
+
+
+def train_flags() -> list[TrainFlag]:
+    """Every `ganforge train` flag that sets a setting, built from the dataclasses: the shared
+    sections' fields that name a flag, every family setting (`--field-name` unless it names
+    another), and the deprecated spellings."""
+    grouped: dict[str, list[tuple[str, dataclasses.Field]]] = {}
+    for section, cls in _SECTIONS.items():
+        for f in fields(cls):
+            if f.metadata.get("flag"):
+                grouped.setdefault(f.metadata["flag"], []).append((section, f))
+    for table, cls in family_settings_classes().items():
+        for f in fields(cls):
+            flag = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+            grouped.setdefault(flag, []).append((table, f))
+    flags = []
+    for flag, entries in grouped.items():
+        kinds = {str(f.type) for _, f in entries}
+        if len(kinds) != 1:  # a bug in a settings dataclass, not a user mistake
+            raise TypeError(f"{flag} sets settings of different types: {sorted(kinds)}")
+        targets = tuple((table, f.name) for table, f in entries)
+        flags.append(TrainFlag(flag, targets, _FLAG_TYPES[kinds.pop()], _flag_help(entries)))
+    for old, (new, targets) in DEPRECATED_FLAGS.items():
+        kind = next(t.kind for t in flags if t.flag == new)
+        flags.append(TrainFlag(old, targets, kind, f"deprecated: use {new}", replaced_by=new))
+    return flags
+
+
+def add_train_flags(parser: argparse.ArgumentParser) -> None:
+    """Add every setting flag of `ganforge train` to `parser`, each with its help and default
+    (the value None means "not given": the preset / config file keeps its own)."""
+    for spec in train_flags():
+        hidden = argparse.SUPPRESS if spec.replaced_by else spec.help  # old spellings: no help
+        parser.add_argument(spec.flag, dest=spec.dest, type=spec.kind, default=None, help=hidden)
+
+
+def _notice(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def flag_overrides(
+    args: argparse.Namespace, notice: Callable[[str], None] = _notice
+) -> dict[str, dict[str, Any]]:
+    """{section or family table: {key: value}} of the flags given on the command line (for
+    `merge`), with the switches of `train` (--spectral-norm, --no-tensorboard, --fast,
+    --channels-last, --compile); a deprecated spelling prints a one-line notice."""
+    overrides: dict[str, dict[str, Any]] = {}
+    specs = train_flags()
+    # Deprecated spellings first: the current flag wins when both are given.
+    for spec in sorted(specs, key=lambda s: not s.replaced_by):
+        value = getattr(args, spec.dest, None)
+        if value is None:
+            continue
+        if spec.replaced_by:
+            notice(
+                f"ganforge: warning: `ganforge train {spec.flag}` is deprecated (removed in the "
+                f"next release): use {spec.replaced_by}"
+            )
+        for table, key in spec.targets:
+            overrides.setdefault(table, {})[key] = value
+    if getattr(args, "spectral_norm", None):
+        overrides.setdefault("model", {})["spectral_norm"] = True
+    if getattr(args, "no_tensorboard", None):
+        overrides.setdefault("train", {})["tensorboard"] = False
+    if getattr(args, "fast", None):
+        fast = {"precision": "auto", "channels_last": True, "fused_adam": True}
+        for key, value in fast.items():
+            overrides.setdefault("train", {}).setdefault(key, value)
+    for flag in ("channels_last", "compile"):
+        if getattr(args, flag, None):
+            overrides.setdefault("train", {})[flag] = True
+    return overrides
 
 
 def validate(config: Config) -> None:
@@ -306,27 +653,11 @@ _NON_NEGATIVE = (
     "r1_weight",
     "grad_clip",
     "max_minutes",
-    "sr_pixel_weight",
-    "sr_perceptual_weight",
-    "sr_adv_weight",
-    "translation_adv_weight",
-    "pix2pix_l1_weight",
-    "cycle_weight",
-    "cycle_identity_weight",
-    "cycle_pool_size",
-    "sr_pretrain_steps",
-    "fanogan_gan_steps",
     "checkpoint_every",
     "sample_every",
     "keep_checkpoints",
     "divergence_window",
     "threads",
-    "ac_weight",
-    "mode_seeking",
-    "ganomaly_w_adv",
-    "ganomaly_w_con",
-    "ganomaly_w_enc",
-    "fanogan_kappa",
     "limit",
 )
 
@@ -340,6 +671,16 @@ def _validate_weights(config: Config) -> None:
                 flag = name.replace("_", "-")
                 raise GanforgeError(
                     f"{flag} must be >= 0, got {value!r}", fix="use 0 to turn it off"
+                )
+    # Every number of a family table weighs a term or counts steps, blocks or sizes.
+    for table, values in config.families.items():
+        for f in fields(values):
+            value = getattr(values, f.name)
+            if not isinstance(value, bool) and isinstance(value, (int, float)) and value < 0:
+                flag = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+                raise GanforgeError(
+                    f"[{table}] {f.name} ({flag}) must be >= 0, got {value!r}",
+                    fix="use 0 to turn it off",
                 )
     t = config.train
     for name in ("beta1", "beta2"):

@@ -79,7 +79,7 @@ def test_ganomaly_score_is_the_mean_absolute_latent_gap(tiny):
 
 def test_fanogan_score_is_izi_f(tiny):
     config = fanogan_config(tiny)
-    config.model.fanogan_kappa = 2.5
+    config.family_settings("fanogan").kappa = 2.5
     family, G, D = built(config)
     G.eval()
     x = torch.rand(3, 1, 8, 8) * 2 - 1

@@ -272,7 +272,7 @@ def test_generator_loss_is_the_weighted_sum_of_its_terms():
 
 def test_relativistic_option_uses_the_esrgan_losses():
     config = sr_config(sr_relativistic=True, sr_perceptual="none", sr_adv_weight=1.0)
-    config.train.sr_pixel_weight = 0.0
+    config.family_settings("srgan").pixel_weight = 0.0
     config.model.sample_shape = [3, 16, 16]
     family = make_family(config)
     G, D = family.build()
@@ -328,7 +328,7 @@ def test_resume_is_exact(tmp_path):
         ({"data": {"resolution": 15}}, "multiple of --scale"),
         ({"train": {"sr_perceptual": "vgg"}}, "needs the VGG19 weights"),
         ({"train": {"sr_perceptual": "lpips"}}, "unknown --perceptual"),
-        ({"train": {"sr_pixel_loss": "huber"}}, "unknown sr_pixel_loss"),
+        ({"train": {"sr_pixel_loss": "huber"}}, "unknown --pixel-loss"),
         ({"train": {"sr_relativistic": True, "r1_weight": 1.0}}, "not combined"),
         ({"eval": {"every": 10}}, "does not apply to super-resolution"),
     ],
@@ -362,7 +362,9 @@ def test_sr_presets_build(name):
     config.model.sample_shape = [3, config.data.resolution, config.data.resolution]
     family = make_family(config)
     G, D = family.build()
-    assert G.scale == config.model.scale and config.data.resolution % G.scale == 0
+    assert (
+        G.scale == config.family_settings("srgan").scale and config.data.resolution % G.scale == 0
+    )
     assert family.train_discriminator(config.train.steps - 1) == (name == "photos-srgan-x4")
 
 

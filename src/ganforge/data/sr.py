@@ -266,8 +266,8 @@ def load_sr_dataset(
 
 def sr_dataset_for(config, warn: Callable[[str], None] = print) -> SRDataset:
     """The SRDataset a run's config describes (data.source, data.resolution = HR crop, scale)."""
-    d = config.data
-    return load_sr_dataset(d.source, d.resolution, config.model.scale, d.channels, d.limit, warn)
+    d, scale = config.data, config.family_settings("srgan").scale
+    return load_sr_dataset(d.source, d.resolution, scale, d.channels, d.limit, warn)
 
 
 __all__ = [

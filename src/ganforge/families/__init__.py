@@ -5,12 +5,12 @@ from __future__ import annotations
 from ganforge.config import Config
 from ganforge.errors import GanforgeError
 from ganforge.families.base import Family
-from ganforge.families.conditional import ConditionalFamily
-from ganforge.families.cyclegan import CycleGANFamily
-from ganforge.families.fanogan import FAnoGANFamily
-from ganforge.families.ganomaly import GANomalyFamily
-from ganforge.families.pix2pix import Pix2PixFamily
-from ganforge.families.srgan import SRGANFamily
+from ganforge.families.conditional import ConditionalFamily, ConditionalSettings
+from ganforge.families.cyclegan import CycleGANFamily, CycleGANSettings
+from ganforge.families.fanogan import FAnoGANFamily, FAnoGANSettings
+from ganforge.families.ganomaly import GANomalyFamily, GANomalySettings
+from ganforge.families.pix2pix import Pix2PixFamily, Pix2PixSettings
+from ganforge.families.srgan import SRGANFamily, SRGANSettings
 from ganforge.families.tabular import TabularFamily
 from ganforge.families.unconditional import UnconditionalFamily
 
@@ -23,6 +23,17 @@ FAMILIES: dict[str, type[Family]] = {
     "pix2pix": Pix2PixFamily,
     "cyclegan": CycleGANFamily,
     "tabular": TabularFamily,
+}
+
+# Family name -> the settings dataclass its module declares: the config's `[name]` table
+# (config.family_settings). Families without settings of their own have no entry.
+SETTINGS: dict[str, type] = {
+    "conditional": ConditionalSettings,
+    "srgan": SRGANSettings,
+    "pix2pix": Pix2PixSettings,
+    "cyclegan": CycleGANSettings,
+    "ganomaly": GANomalySettings,
+    "fanogan": FAnoGANSettings,
 }
 
 

@@ -33,6 +33,11 @@ class Family:
     def __init__(self, config: Config):
         self.config = config
 
+    @property
+    def settings(self):
+        """This family's own settings: the config's `[name]` table (see config.family_settings)."""
+        return self.config.family_settings(self.name)
+
     def build(self) -> tuple[nn.Module, nn.Module]:
         """(generator, discriminator) for this family's config."""
         raise NotImplementedError

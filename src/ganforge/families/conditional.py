@@ -2,7 +2,7 @@
 
 G(z, y) makes a sample of class y. The discriminator conditions by projection (Miyato & Koyama
 2018: D(x, y) scores the pair) or by an auxiliary classifier (AC-GAN, Odena et al. 2017: D(x)
-scores realism and a second head predicts the class), chosen by ``model.conditioning``.
+scores realism and a second head predicts the class), chosen by ``[conditional] conditioning``.
 
 Labels come with each batch (the dataset's ``y``). Both the discriminator's fakes and the
 generator's fakes are drawn for the labels of the batch in hand rather than uniformly, so the
@@ -15,21 +15,39 @@ for their intended labels. Training the classifier on fakes too (Odena's origina
 generator for any easily classified image, realistic or not; StudioGAN's AC-GAN also classifies
 real images only in the discriminator step.
 
-Mode seeking (``model.mode_seeking`` > 0, MSGAN, Mao et al. 2019): the generator step draws its
+Mode seeking (``[conditional] mode_seeking`` > 0, MSGAN, Mao et al. 2019): the generator step draws its
 batch as two halves with the same labels and adds the weight x ``mode_seeking_loss``. Without it
 the MNIST presets learned one image per digit and ignored the noise.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ganforge import objectives
+from ganforge.config import setting
 from ganforge.errors import GanforgeError
 from ganforge.families.base import Family, Logs, adversarial_d_terms
 from ganforge.nets import conditional as conditional_nets
+
+
+@dataclass
+class ConditionalSettings:
+    """The `[conditional]` table: how the labels enter G and D."""
+
+    conditioning: str = setting(
+        "projection", "D conditioning: projection (Miyato & Koyama 2018) | acgan (Odena 2017)"
+    )
+    g_conditioning: str = setting(
+        "embed", "G conditioning: embed (label embedding + noise) | cbn (conditional BatchNorm)"
+    )
+    embed_dim: int = setting(32, "size of G's label embedding (g_conditioning embed)")
+    ac_weight: float = setting(1.0, "AC-GAN: weight of the auxiliary classifier's cross-entropy")
+    mode_seeking: float = setting(0.0, "weight of MSGAN's diversity term (Mao 2019); 0: off")
 
 
 class _ClassLogitRecorder:
@@ -77,7 +95,7 @@ class ConditionalFamily(Family):
     @property
     def acgan(self) -> bool:
         """True when the discriminator conditions through an auxiliary classifier."""
-        return self.config.model.conditioning == "acgan"
+        return self.settings.conditioning == "acgan"
 
     def build(self) -> tuple[nn.Module, nn.Module]:
         if self.num_classes < 2:
@@ -86,7 +104,10 @@ class ConditionalFamily(Family):
                 self.config.data.source,
                 "use mnist, digits, ring, grid, or folder:PATH with one subfolder per class",
             )
-        return conditional_nets.build(self.config.model)
+        s = self.settings
+        return conditional_nets.build(
+            self.config.model, s.conditioning, s.g_conditioning, s.embed_dim
+        )
 
     def discriminator_loss(self, G, D, real, y, d_step):
         z = self.sample_latent(real.shape[0], real.device)
@@ -102,10 +123,10 @@ class ConditionalFamily(Family):
         ac_loss = F.cross_entropy(class_logits, y)
         logs["d_ac_loss"] = ac_loss.detach()
         logs["d_ac_acc_real"] = (class_logits.detach().argmax(1) == y).float().mean()
-        return loss + self.config.model.ac_weight * ac_loss, logs
+        return loss + self.settings.ac_weight * ac_loss, logs
 
     def generator_loss(self, G, D, real, y, step):
-        weight = self.config.model.mode_seeking
+        weight = self.settings.mode_seeking
         if weight > 0:  # two fakes per label, to compare (see mode_seeking_loss)
             half = real.shape[0] // 2
             y = torch.cat([y[:half], y[:half]])
@@ -127,7 +148,7 @@ class ConditionalFamily(Family):
         adversarial = objectives.g_loss(loss_name, logits)
         ac_loss = F.cross_entropy(class_logits.float(), y)
         logs.update({"g_loss": adversarial.detach(), "g_ac_loss": ac_loss.detach()})
-        return adversarial + self.config.model.ac_weight * ac_loss + extra, logs
+        return adversarial + self.settings.ac_weight * ac_loss + extra, logs
 
     def generate(self, G, n, device, generator=None, labels=None):
         """n samples of the given labels, or of uniformly drawn labels when labels is None."""

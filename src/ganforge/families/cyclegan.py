@@ -6,8 +6,8 @@ with arch = unet), and two PatchGAN discriminators, D_B judging B images and D_A
 For the one loop they are two composite modules: ``CycleGenerators`` (one optimiser for both
 generators) and ``CycleDiscriminators`` (one for both discriminators), as in the authors' code.
 
-Generator loss (section 3 and 7.1; lambda = train.cycle_weight = 10,
-identity share = train.cycle_identity_weight = 0.5):
+Generator loss (section 3 and 7.1; lambda = [cyclegan] cycle_weight = 10,
+identity share = [cyclegan] identity_weight = 0.5):
 
     adversarial(D_B(G(a))) + adversarial(D_A(F(b)))
     + lambda * (|F(G(a)) - a|_1 + |G(F(b)) - b|_1)                        cycle consistency
@@ -15,7 +15,7 @@ identity share = train.cycle_identity_weight = 0.5):
 
 with the least-squares objective (train.loss = lsgan in the presets). Each discriminator's loss is
 halved, as in the paper, and sees generated images drawn from a history of the last
-train.cycle_pool_size fakes (Shrivastava et al. 2017): ``ImagePool``. The pools are family state
+[cyclegan] pool_size fakes (Shrivastava et al. 2017): ``ImagePool``. The pools are family state
 (checkpointed), and their random choices come from torch's global RNG, which the trainer
 checkpoints: a resumed run continues bit for bit. (Under torchrun each rank keeps its own pools
 and the checkpoint holds rank 0's, so a multi-process resume gives every rank rank 0's pools.)
@@ -25,12 +25,24 @@ Batches come from a TranslationDataset: ``real`` = domain B, ``y`` = domain A (p
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
 from ganforge import objectives
+from ganforge.config import setting
 from ganforge.families.base import Logs, adversarial_d_terms, fake_diversity
-from ganforge.families.pix2pix import DIRECTIONS, TranslationFamily
+from ganforge.families.pix2pix import DIRECTIONS, TranslationFamily, TranslationSettings
+
+
+@dataclass
+class CycleGANSettings(TranslationSettings):
+    """The `[cyclegan]` table: the translation settings and the cycle, identity and pool terms."""
+
+    cycle_weight: float = setting(10.0, "lambda of CycleGAN's cycle-consistency terms")
+    identity_weight: float = setting(0.5, "CycleGAN identity terms, as a share of cycle_weight")
+    pool_size: int = setting(50, "CycleGAN history of generated images shown to D (0: off)")
 
 
 class CycleGenerators(nn.Module):
@@ -116,7 +128,7 @@ class CycleGANFamily(TranslationFamily):
 
     def __init__(self, config):
         super().__init__(config)
-        size = config.train.cycle_pool_size
+        size = self.settings.pool_size
         self.pool_a, self.pool_b = ImagePool(size), ImagePool(size)
 
     def build(self) -> tuple[nn.Module, nn.Module]:
@@ -152,24 +164,24 @@ class CycleGANFamily(TranslationFamily):
         return loss, logs
 
     def generator_loss(self, G, D, real, y, step):
-        t = self.config.train
+        t, s = self.config.train, self.settings
         real_b, real_a = real, self.sources(real, y)
         fake_b, fake_a = G.a_to_b(real_a), G.b_to_a(real_b)
         cycle = _l1(G.b_to_a(fake_b), real_a) + _l1(G.a_to_b(fake_a), real_b)
-        loss = t.cycle_weight * cycle
+        loss = s.cycle_weight * cycle
         logs: Logs = {"cycle": cycle.detach(), "fake_diversity": fake_diversity(real_b, fake_b)}
-        if t.cycle_identity_weight > 0:
+        if s.identity_weight > 0:
             identity = _l1(G.a_to_b(real_b), real_b) + _l1(G.b_to_a(real_a), real_a)
-            loss = loss + t.cycle_weight * t.cycle_identity_weight * identity
+            loss = loss + s.cycle_weight * s.identity_weight * identity
             logs["identity"] = identity.detach()
-        if t.translation_adv_weight > 0:
+        if s.adv_weight > 0:
             d_a, d_b = D.d_a, D.d_b
             if self.augment is not None:  # D only ever sees augmented images, in both steps
                 d_a, d_b = self.augment.wrap(d_a), self.augment.wrap(d_b)
             adversarial = objectives.g_loss(t.loss, d_b(fake_b)) + objectives.g_loss(
                 t.loss, d_a(fake_a)
             )
-            loss = loss + t.translation_adv_weight * adversarial
+            loss = loss + s.adv_weight * adversarial
             logs["g_loss"] = adversarial.detach()
         logs["g_total"] = loss.detach()
         logs.setdefault("g_loss", logs["g_total"])  # no adversarial term: the whole loss

@@ -2,7 +2,7 @@
 
 Two phases on the ONE training loop, switched by the step:
 
-1. steps < `train.fanogan_gan_steps`: a WGAN (the configured objective and penalty; the presets
+1. steps < `gan_steps` (the ``[fanogan]`` table): a WGAN (the configured objective and penalty; the presets
    use WGAN-GP) of G(z) against the critic D, on normal data only.
 2. later steps: G and D frozen (eval mode, no gradients) and D not updated
    (`train_discriminator` returns False); the encoder E learns to invert G with the izi_f loss
@@ -11,7 +11,7 @@ Two phases on the ONE training loop, switched by the step:
        L_izi_f(x) = 1/n ||x - G(E(x))||^2  +  kappa * 1/n_d ||f(x) - f(G(E(x)))||^2
 
    where n is the number of pixels (values), f is D's penultimate feature layer with n_d values,
-   and kappa = `model.fanogan_kappa` (paper: 1).
+   and kappa = `[fanogan] kappa` (paper: 1).
 
 Anomaly score (what `ganforge anomaly score` reports): the same izi_f quantity per input,
 A(x) = A_R(x) + kappa * A_D(x) (the paper's Eq. 6-7), every network in eval mode.
@@ -19,13 +19,24 @@ A(x) = A_R(x) + kappa * A_D(x) (the paper's Eq. 6-7), every network in eval mode
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
 from ganforge import objectives
+from ganforge.config import setting
 from ganforge.errors import GanforgeError
 from ganforge.families.base import Family, Logs, unconditional_d_loss
 from ganforge.nets.encoders import build_fanogan, discriminator_features
+
+
+@dataclass
+class FAnoGANSettings:
+    """The `[fanogan]` table: where the WGAN phase ends, and the feature weight of izi_f."""
+
+    gan_steps: int = setting(0, "WGAN steps before the encoder-only phase (0 < gan_steps < steps)")
+    kappa: float = setting(1.0, "weight of the D-feature residual in izi_f and the score")
 
 
 def izi_f(
@@ -45,11 +56,11 @@ class FAnoGANFamily(Family):
 
     def __init__(self, config):
         super().__init__(config)
-        t = config.train
-        if not 0 < t.fanogan_gan_steps < t.steps:
+        gan_steps, steps = self.settings.gan_steps, config.train.steps
+        if not 0 < gan_steps < steps:
             raise GanforgeError(
-                f"f-AnoGAN needs 0 < fanogan_gan_steps < steps (got {t.fanogan_gan_steps} "
-                f"and {t.steps})",
+                f"f-AnoGAN needs 0 < gan_steps < steps ([fanogan] gan_steps, formerly "
+                f"fanogan_gan_steps; got {gan_steps} and {steps})",
                 fix="set --gan-steps below --steps: the WGAN trains first, then the encoder",
             )
 
@@ -58,7 +69,7 @@ class FAnoGANFamily(Family):
 
     def encoder_phase(self, step: int) -> bool:
         """True once the WGAN is done and only the encoder trains."""
-        return step >= self.config.train.fanogan_gan_steps
+        return step >= self.settings.gan_steps
 
     def train_discriminator(self, step: int) -> bool:
         return not self.encoder_phase(step)
@@ -77,7 +88,7 @@ class FAnoGANFamily(Family):
         # mode, and BatchNorm must use G's running statistics, as at scoring time.
         G.generator.requires_grad_(False).eval()
         D.eval()
-        loss, residual, feature, _ = izi_f(G, D, real, self.config.model.fanogan_kappa)
+        loss, residual, feature, _ = izi_f(G, D, real, self.settings.kappa)
         loss = loss.mean()
         logs: Logs = {
             "g_loss": loss.detach(),
@@ -90,5 +101,5 @@ class FAnoGANFamily(Family):
         self, G: nn.Module, D: nn.Module, x: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(izi_f scores (N,), reconstructions G(E(x)))."""
-        score, _, _, rec = izi_f(G, D, x, self.config.model.fanogan_kappa)
+        score, _, _, rec = izi_f(G, D, x, self.settings.kappa)
         return score, rec

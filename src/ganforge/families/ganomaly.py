@@ -9,7 +9,8 @@ trained on normal data only with
     L_con = mean |x - x'|           (L1 reconstruction, "contextual" loss)
     L_enc = mean (z - z')^2         (latent loss)
 
-with the paper's weights 1, 50, 1; D learns to tell x from x' with the configured objective
+with the paper's weights 1, 50, 1 (the ``[ganomaly]`` table: adv_weight, reconstruction_weight,
+latent_weight); D learns to tell x from x' with the configured objective
 (default non-saturating = binary cross-entropy, as in the paper).
 
 Anomaly score (what `ganforge anomaly score` reports): A(x) = mean_k |z_k - z'_k|, the L1
@@ -22,11 +23,23 @@ scored with it: ganforge does not, so one input always gets the same score.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
+from ganforge.config import setting
 from ganforge.families.base import Family, Logs, adversarial_d_terms
 from ganforge.nets.encoders import build_ganomaly, discriminator_features
+
+
+@dataclass
+class GANomalySettings:
+    """The `[ganomaly]` table: the weights of the generator's three terms (paper: 1, 50, 1)."""
+
+    adv_weight: float = setting(1.0, "weight of the adversarial (D-feature) term w_adv")
+    reconstruction_weight: float = setting(50.0, "weight of the L1 reconstruction term w_con")
+    latent_weight: float = setting(1.0, "weight of the L2 latent (encoder) term w_enc")
 
 
 class GANomalyFamily(Family):
@@ -43,13 +56,13 @@ class GANomalyFamily(Family):
         return adversarial_d_terms(self.config, D, real, fake, None, d_step, self.augment)
 
     def generator_loss(self, G, D, real, y, step):
-        m = self.config.model
+        s = self.settings
         fake, z, z_rec = G.reconstruct(real)
         adv = (discriminator_features(D, fake) - discriminator_features(D, real).detach()).pow(2)
         adv = adv.mean()
         con = (real - fake).abs().mean()
         enc = (z - z_rec).pow(2).mean()
-        loss = m.ganomaly_w_adv * adv + m.ganomaly_w_con * con + m.ganomaly_w_enc * enc
+        loss = s.adv_weight * adv + s.reconstruction_weight * con + s.latent_weight * enc
         logs: Logs = {
             "g_loss": loss.detach(),
             "g_adv": adv.detach(),

@@ -4,11 +4,11 @@ G translates a source image A into the target domain B: a U-Net (nets/unet.py; o
 translator with arch = resnet). D is a PatchGAN (nets/patchgan.py) that judges the pair
 (source, image), so it learns what a B *for this A* looks like. The generator minimises
 
-    adversarial(D(G(A), A)) + lambda * |G(A) - B|_1,    lambda = train.pix2pix_l1_weight (100)
+    adversarial(D(G(A), A)) + lambda * |G(A) - B|_1,    lambda = [pix2pix] l1_weight (100)
 
 and D the objective of train.loss (the paper: the original GAN loss, non-saturating for G), halved
 "to slow down the rate at which D learns relative to G" (section 3.3). With
-train.translation_adv_weight = 0 the adversarial term is dropped and D is never trained: the
+[pix2pix] adv_weight = 0 the adversarial term is dropped and D is never trained: the
 L1-only baseline that shows what the adversarial term adds.
 
 Batches come from a TranslationDataset (data/paired.py): ``real`` = the targets B, ``y`` = the
@@ -17,12 +17,15 @@ sources A. This module also holds what both translation families share (Translat
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from ganforge import objectives
+from ganforge.config import setting
 from ganforge.errors import GanforgeError
 from ganforge.families.base import Family, Logs, adversarial_d_terms, fake_diversity
 from ganforge.nets.layers import TRANSLATION_NORMS, pack_discriminator
@@ -36,6 +39,33 @@ if TYPE_CHECKING:  # built by the Trainer (training/augment.py); families never 
 TRANSLATORS = ("unet", "resnet")
 DIRECTIONS = ("AtoB", "BtoA")
 PREVIEW_SIZE = 64  # sources kept for the sample grids
+
+
+@dataclass
+class TranslationSettings:
+    """What the `[pix2pix]` and `[cyclegan]` tables share: the translator and PatchGAN sizes,
+    their normalisation, and the weight of the adversarial term."""
+
+    adv_weight: float = setting(
+        1.0, "weight of the adversarial term (0: L1/cycle only, D never trained)"
+    )
+    norm: str = setting(
+        "",
+        'G and D normalisation: batch | instance | none ("": pix2pix batch, CycleGAN instance)',
+        flag="--translation-norm",
+    )
+    unet_depth: int = setting(0, "U-Net levels (0: halve down to 1x1, the paper's 8 at 256)")
+    resnet_blocks: int = setting(6, "ResNet translator blocks (CycleGAN: 6 at 128, 9 at 256)")
+    patch_layers: int = setting(3, "PatchGAN stride-2 layers (3: 70x70 patches, the papers')")
+
+
+@dataclass
+class Pix2PixSettings(TranslationSettings):
+    """The `[pix2pix]` table."""
+
+    l1_weight: float = setting(100.0, "lambda of pix2pix's L1 term")
+
+
 # Data sources whose training split is unpaired (pix2pix needs pairs).
 _UNPAIRED_SOURCES = ("unpaired", "mnist2thick")
 
@@ -55,10 +85,10 @@ class TranslationFamily(Family):
     @property
     def norm(self) -> str:
         """The normalisation of G and D: the config's, else the paper's."""
-        norm = self.config.model.translation_norm or self.default_norm
+        norm = self.settings.norm or self.default_norm
         if norm not in TRANSLATION_NORMS:
             raise GanforgeError(
-                f"unknown translation_norm {norm!r}",
+                f"unknown translation_norm {norm!r} ([{self.name}] norm, --translation-norm)",
                 fix=f"use one of {', '.join(TRANSLATION_NORMS)}",
             )
         return norm
@@ -77,7 +107,7 @@ class TranslationFamily(Family):
 
     def check_spec(self) -> tuple[int, int]:
         """(channels, resolution) of the images, with one-line errors for unusable settings."""
-        spec, t = self.config.model, self.config.train
+        spec, s = self.config.model, self.settings
         shape = spec.sample_shape
         if len(shape) != 3:
             raise GanforgeError(
@@ -91,32 +121,30 @@ class TranslationFamily(Family):
                 f"{self.name}'s PatchGAN has no minibatch-std/discrimination option",
                 fix="drop --minibatch-std/--minibatch-disc",
             )
-        weights = {
-            "translation_adv_weight": t.translation_adv_weight,
-            "pix2pix_l1_weight": t.pix2pix_l1_weight,
-            "cycle_weight": t.cycle_weight,
-            "cycle_identity_weight": t.cycle_identity_weight,
-            "cycle_pool_size": t.cycle_pool_size,
-        }
-        for name, value in weights.items():
-            if value < 0:
-                raise GanforgeError(f"{name} must be >= 0, got {value!r}")
-        check_patch_layers(min(shape[1:]), spec.patch_layers)
+        for f in dataclasses.fields(s):  # weights, sizes and counts: never negative
+            value = getattr(s, f.name)
+            if not isinstance(value, (bool, str)) and value < 0:
+                raise GanforgeError(f"[{self.name}] {f.name} must be >= 0, got {value!r}")
+        check_patch_layers(min(shape[1:]), s.patch_layers)
         return shape[0], shape[1]
 
     def translator(self, channels: int, resolution: int) -> nn.Module:
         """One generator A -> B (or B -> A): a U-Net or a ResNet translator."""
-        spec = self.config.model
+        spec, s = self.config.model, self.settings
         if self.arch == "unet":
-            depth = spec.unet_depth or auto_depth(resolution)
+            depth = s.unet_depth or auto_depth(resolution)
             return UNetGenerator(channels, channels, spec.g_width, depth, self.norm)
-        return ResNetTranslator(channels, channels, spec.g_width, spec.resnet_blocks, self.norm)
+        return ResNetTranslator(channels, channels, spec.g_width, s.resnet_blocks, self.norm)
 
     def patch_discriminator(self, in_channels: int) -> nn.Module:
         """A PatchGAN reading `in_channels` channels (times the PacGAN pack)."""
         spec = self.config.model
         d = PatchDiscriminator(
-            in_channels * spec.pack, spec.d_width, spec.patch_layers, self.norm, spec.spectral_norm
+            in_channels * spec.pack,
+            spec.d_width,
+            self.settings.patch_layers,
+            self.norm,
+            spec.spectral_norm,
         )
         return pack_discriminator(d, spec.pack)
 
@@ -136,8 +164,8 @@ class TranslationFamily(Family):
         return y
 
     def train_discriminator(self, step: int) -> bool:
-        """False for the non-adversarial baselines (translation_adv_weight = 0)."""
-        return self.config.train.translation_adv_weight > 0
+        """False for the non-adversarial baselines (adv_weight = 0)."""
+        return self.settings.adv_weight > 0
 
     # ---- using G --------------------------------------------------------------------------
     def sample_latent(self, n, device, generator=None):
@@ -242,16 +270,16 @@ class Pix2PixFamily(TranslationFamily):
 
     def generator_loss(self, G, D, real, y, step):
         sources = self.sources(real, y)
-        t = self.config.train
+        t, s = self.config.train, self.settings
         fake = G(sources)
         l1 = (fake.float() - real.float()).abs().mean()
-        loss = t.pix2pix_l1_weight * l1
+        loss = s.l1_weight * l1
         logs: Logs = {"l1": l1.detach(), "fake_diversity": fake_diversity(real, fake)}
-        if t.translation_adv_weight > 0:
+        if s.adv_weight > 0:
             augment = self._pair_augment()
             judge = augment.wrap(D) if augment is not None else D
             adversarial = objectives.g_loss(t.loss, judge(fake, sources))
-            loss = loss + t.translation_adv_weight * adversarial
+            loss = loss + s.adv_weight * adversarial
             logs["g_loss"] = adversarial.detach()
         logs["g_total"] = loss.detach()
         logs.setdefault("g_loss", logs["g_total"])  # the baseline: its whole (L1) loss

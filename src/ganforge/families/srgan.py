@@ -5,20 +5,22 @@ Batches are (HR crop, LR crop) pairs (``data/sr.py``); G maps LR to HR, D judges
 
 Two phases, as in the paper, in one run:
 
-1. Steps ``0 .. sr_pretrain_steps - 1``: the PSNR-oriented model. D is not updated
+Settings: the ``[srgan]`` table (``SRGANSettings``; flags ``--scale``, ``--adv-weight``, ...).
+
+1. Steps ``0 .. pretrain_steps - 1``: the PSNR-oriented model. D is not updated
    (``train_discriminator`` is False) and the generator's loss is the pixel loss alone
-   (``sr_pixel_loss``: L1, or MSE as SRResNet-MSE).
+   (``pixel_loss``: L1, or MSE as SRResNet-MSE).
 2. Later steps: adversarial fine-tuning. D learns with ``train.loss`` (any objective, GP/R1/
-   DiffAugment apply) or, with ``sr_relativistic``, the relativistic average loss of ESRGAN;
-   G minimises ``sr_pixel_weight * pixel + sr_perceptual_weight * perceptual +
-   sr_adv_weight * adversarial``.
+   DiffAugment apply) or, with ``relativistic``, the relativistic average loss of ESRGAN;
+   G minimises ``pixel_weight * pixel + perceptual_weight * perceptual +
+   adv_weight * adversarial``.
 
-A run with ``sr_pretrain_steps >= steps`` is the PSNR model only (presets ``photos-srresnet-*``).
+A run with ``pretrain_steps >= steps`` is the PSNR model only (presets ``photos-srresnet-*``).
 
-Perceptual term (``sr_perceptual``):
+Perceptual term (``perceptual``):
 
 - ``vgg``: L1 distance of VGG19 conv5_4 features (before activation, ESRGAN) of SR and HR, with
-  weights the user supplies as a local file (``sr_vgg_weights``: torchvision's vgg19 state dict);
+  weights the user supplies as a local file (``vgg_weights``: torchvision's vgg19 state dict);
   nothing is downloaded.
 - ``dfeat`` (the offline default): L1 distance, per sample, of the discriminator's activations
   after each of its four stride-2 stages on SR and on HR (the feature-matching loss of
@@ -30,17 +32,43 @@ Perceptual term (``sr_perceptual``):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ganforge import objectives
+from ganforge.config import setting
 from ganforge.data.sr import bicubic_resize
 from ganforge.errors import GanforgeError
 from ganforge.families.base import Family, Logs, adversarial_d_terms
 from ganforge.nets import srresnet
 
 _PREVIEW = 4  # LR/HR pairs kept for the training sample grids
+
+
+@dataclass
+class SRGANSettings:
+    """The `[srgan]` table: the upscaler's size, its two phases and its loss terms."""
+
+    scale: int = setting(4, "upscaling factor: 2, 3, 4 or 8 (--resolution is the HR crop)")
+    blocks: int = setting(
+        16, "SRResNet residual blocks (--g-width: their channels)", flag="--sr-blocks"
+    )
+    pretrain_steps: int = setting(0, "first N steps: pixel loss only, D idle (the PSNR model)")
+    pixel_loss: str = setting("l1", "pixel loss: l1 | mse")
+    pixel_weight: float = setting(1.0, "weight of the pixel loss after pretraining")
+    perceptual: str = setting(
+        "dfeat", "perceptual term: dfeat (D features, offline) | vgg (needs --vgg-weights) | none"
+    )
+    perceptual_weight: float = setting(1.0, "weight of the perceptual term")
+    vgg_weights: str = setting("", "local torchvision vgg19 weights file for --perceptual vgg")
+    adv_weight: float = setting(
+        5e-3,
+        "weight of the adversarial term (ESRGAN 5e-3, SRGAN 1e-3; pix2pix, cyclegan: 0 = no D)",
+    )
+    relativistic: bool = setting(False, "relativistic average D and G losses (ESRGAN)")
 
 
 def pixel_loss(name: str, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
@@ -72,17 +100,18 @@ class SRGANFamily(Family):
         _validate(config)
 
     def build(self) -> tuple[nn.Module, nn.Module]:
-        return srresnet.build(self.config.model)
+        s = self.settings
+        return srresnet.build(self.config.model, s.scale, s.blocks)
 
     def train_discriminator(self, step: int) -> bool:
-        return step >= self.config.train.sr_pretrain_steps
+        return step >= self.settings.pretrain_steps
 
     # ---- losses ------------------------------------------------------------------------------
     def discriminator_loss(self, G, D, real, y, d_step):
         lr = _checked_lr(y)
         with torch.no_grad():
             sr = G(lr)
-        if not self.config.train.sr_relativistic:
+        if not self.settings.relativistic:
             return adversarial_d_terms(self.config, D, real, sr, None, d_step, self.augment)
         judge = self.augment.wrap(D) if self.augment is not None else D
         real_logits, fake_logits = judge(real), judge(sr)
@@ -102,28 +131,28 @@ class SRGANFamily(Family):
 
     def generator_loss(self, G, D, real, y, step):
         lr = _checked_lr(y)
-        t = self.config.train
+        t, s = self.config.train, self.settings
         if not self._preview:  # the first batch of the run: fixed pairs for the sample grids
             self._preview = {"hr": real[:_PREVIEW].detach().cpu(), "lr": lr[:_PREVIEW].cpu()}
-        if t.sr_perceptual == "vgg" and self._vgg is None:
+        if s.perceptual == "vgg" and self._vgg is None:
             # Loaded at step 0 so a bad weights file fails at once, not after pretraining.
-            self._vgg = srresnet.VGG19Features(t.sr_vgg_weights).to(real.device)
+            self._vgg = srresnet.VGG19Features(s.vgg_weights).to(real.device)
         sr = G(lr)
-        pixel = pixel_loss(t.sr_pixel_loss, sr, real)
+        pixel = pixel_loss(s.pixel_loss, sr, real)
         logs: Logs = {"pixel": pixel.detach(), "psnr_rgb": _psnr(sr.detach(), real)}
-        if step < t.sr_pretrain_steps:
+        if step < s.pretrain_steps:
             logs["g_loss"] = pixel.detach()
             return pixel, logs
         fake_logits, perceptual = self._judge_and_compare(D, sr, real)
-        if t.sr_relativistic:
+        if s.relativistic:
             with torch.no_grad():
                 real_logits = (self.augment.wrap(D) if self.augment is not None else D)(real)
             adversarial = objectives.relativistic_g_loss(real_logits, fake_logits)
         else:
             adversarial = objectives.g_loss(t.loss, fake_logits)
-        loss = t.sr_pixel_weight * pixel + t.sr_adv_weight * adversarial
+        loss = s.pixel_weight * pixel + s.adv_weight * adversarial
         if perceptual is not None:
-            loss = loss + t.sr_perceptual_weight * perceptual
+            loss = loss + s.perceptual_weight * perceptual
             logs["perceptual"] = perceptual.detach()
         logs.update({"g_adv": adversarial.detach(), "g_loss": loss.detach()})
         return loss, logs
@@ -132,7 +161,7 @@ class SRGANFamily(Family):
         self, D: nn.Module, sr: torch.Tensor, hr: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """D's logits on SR (augmented when DiffAugment is on) and the perceptual distance."""
-        kind = self.config.train.sr_perceptual
+        kind = self.settings.perceptual
         perceptual = None
         if kind == "dfeat":
             # The features must come from the plain D (one module, one call for both uses).
@@ -206,7 +235,7 @@ def _psnr(sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
 
 def _validate(config) -> None:
     """Reject impossible SR settings with one clear line each."""
-    m, t = config.model, config.train
+    m, t = config.family_settings("srgan"), config.train
     if m.scale not in srresnet.SCALES:
         raise GanforgeError(
             f"unsupported --scale {m.scale}",
@@ -218,20 +247,18 @@ def _validate(config) -> None:
             f"--scale {m.scale}",
             fix=f"use --resolution {max(m.scale, config.data.resolution // m.scale * m.scale)}",
         )
-    if m.sr_blocks < 1:
-        raise GanforgeError(f"sr_blocks must be positive, got {m.sr_blocks}")
-    if t.sr_pixel_loss not in ("l1", "mse"):
-        raise GanforgeError(f"unknown sr_pixel_loss {t.sr_pixel_loss!r}", fix="use l1 or mse")
-    if t.sr_perceptual not in ("dfeat", "vgg", "none"):
-        raise GanforgeError(
-            f"unknown --perceptual {t.sr_perceptual!r}", fix="use dfeat, vgg or none"
-        )
-    if t.sr_perceptual == "vgg" and not t.sr_vgg_weights:
+    if m.blocks < 1:
+        raise GanforgeError(f"--sr-blocks must be positive, got {m.blocks}")
+    if m.pixel_loss not in ("l1", "mse"):
+        raise GanforgeError(f"unknown --pixel-loss {m.pixel_loss!r}", fix="use l1 or mse")
+    if m.perceptual not in ("dfeat", "vgg", "none"):
+        raise GanforgeError(f"unknown --perceptual {m.perceptual!r}", fix="use dfeat, vgg or none")
+    if m.perceptual == "vgg" and not m.vgg_weights:
         raise GanforgeError(
             "--perceptual vgg needs the VGG19 weights as a local file",
             fix="pass --vgg-weights PATH (torchvision's vgg19 .pth), or use --perceptual dfeat",
         )
-    if t.sr_relativistic and (t.gp_weight > 0 or t.r1_weight > 0):
+    if m.relativistic and (t.gp_weight > 0 or t.r1_weight > 0):
         raise GanforgeError(
             "--relativistic is not combined with --gp/--r1 here", fix="drop --gp and --r1"
         )

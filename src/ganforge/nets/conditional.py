@@ -195,16 +195,19 @@ class ConditionalDCGANDiscriminator(_ConditionalDiscriminator):
         return flatten_logits(self.body.head(h))
 
 
-def build(spec) -> tuple[nn.Module, nn.Module]:
-    """(generator, discriminator) for a ModelConfig with sample_shape and num_classes filled in."""
+def build(
+    spec, conditioning: str = "projection", g_conditioning: str = "embed", embed_dim: int = 32
+) -> tuple[nn.Module, nn.Module]:
+    """(generator, discriminator) for a ModelConfig with sample_shape and num_classes filled in,
+    and the family's `[conditional]` settings (D and G conditioning, label embedding size)."""
     k = spec.num_classes
-    if spec.conditioning not in CONDITIONINGS:
+    if conditioning not in CONDITIONINGS:
         raise GanforgeError(
-            f"unknown conditioning {spec.conditioning!r}", fix=f"use {' or '.join(CONDITIONINGS)}"
+            f"unknown conditioning {conditioning!r}", fix=f"use {' or '.join(CONDITIONINGS)}"
         )
-    if spec.g_conditioning not in G_CONDITIONINGS:
+    if g_conditioning not in G_CONDITIONINGS:
         raise GanforgeError(
-            f"unknown generator conditioning {spec.g_conditioning!r}",
+            f"unknown generator conditioning {g_conditioning!r}",
             fix=f"use {' or '.join(G_CONDITIONINGS)}",
         )
     if spec.pack > 1:
@@ -215,20 +218,20 @@ def build(spec) -> tuple[nn.Module, nn.Module]:
     shape = tuple(spec.sample_shape)
     anti_collapse = (spec.minibatch_std, spec.minibatch_disc)
     if spec.arch == "mlp":
-        if spec.g_conditioning == "cbn":
+        if g_conditioning == "cbn":
             raise GanforgeError(
                 "conditional BatchNorm needs the dcgan architecture (the MLP has no BatchNorm)",
                 fix="use g_conditioning = embed with --arch mlp",
             )
         g = ConditionalMLPGenerator(
-            spec.latent_dim, shape, spec.g_width, spec.mlp_layers, k, spec.embed_dim
+            spec.latent_dim, shape, spec.g_width, spec.mlp_layers, k, embed_dim
         )
         d = ConditionalMLPDiscriminator(
             shape,
             spec.d_width,
             spec.mlp_layers,
             k,
-            spec.conditioning,
+            conditioning,
             spec.spectral_norm,
             *anti_collapse,
         )
@@ -246,8 +249,8 @@ def build(spec) -> tuple[nn.Module, nn.Module]:
             resolution,
             spec.g_width,
             k,
-            spec.g_conditioning,
-            spec.embed_dim,
+            g_conditioning,
+            embed_dim,
             spec.g_extra_layers,
         )
         d = ConditionalDCGANDiscriminator(
@@ -255,7 +258,7 @@ def build(spec) -> tuple[nn.Module, nn.Module]:
             resolution,
             spec.d_width,
             k,
-            spec.conditioning,
+            conditioning,
             spec.d_norm,
             spec.spectral_norm,
             *anti_collapse,

@@ -211,11 +211,12 @@ class VGG19Features(nn.Module):
         return super().train(False)  # always eval: it is a fixed measuring instrument
 
 
-def build(model_config) -> tuple[SRResNet, SRDiscriminator]:
-    """(SRResNet, SRGAN discriminator) for a model config (shape fields filled from the data)."""
+def build(model_config, scale: int = 4, blocks: int = 16) -> tuple[SRResNet, SRDiscriminator]:
+    """(SRResNet, SRGAN discriminator) for a model config (shape fields filled from the data),
+    upscaling by `scale` with `blocks` residual blocks (the run's [srgan] settings)."""
     shape = list(model_config.sample_shape) or [3, 96, 96]
     channels, crop = int(shape[0]), int(shape[-1])
-    generator = SRResNet(channels, model_config.g_width, model_config.sr_blocks, model_config.scale)
+    generator = SRResNet(channels, model_config.g_width, blocks, scale)
     discriminator = SRDiscriminator(
         channels, crop, model_config.d_width, model_config.d_norm, model_config.spectral_norm
     )
