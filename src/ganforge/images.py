@@ -190,3 +190,43 @@ def save_scatter(
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+# ---- residual heat maps (anomaly score --maps) ----------------------------------------------
+
+
+def heatmap_panel(image: torch.Tensor, residual: torch.Tensor, scale: float) -> np.ndarray:
+    """[input | residual heat map] side by side as (H, 2W + gap, 3) uint8, at least 96 px high."""
+    from matplotlib import colormaps
+
+    grey = to_pixels(image)
+    grey = grey.expand(3, -1, -1) if grey.shape[0] == 1 else grey[:3]
+    left = grey.permute(1, 2, 0).numpy()
+    heat = (residual.float() / scale).clamp(0, 1).numpy()
+    right = (colormaps["inferno"](heat)[..., :3] * 255).round().astype(np.uint8)
+    h, w = left.shape[:2]
+    gap = np.full((h, max(1, w // 16), 3), 255, dtype=np.uint8)
+    panel = np.concatenate([left, gap, right], axis=1)
+    factor = max(1, math.ceil(96 / h))
+    return panel.repeat(factor, 0).repeat(factor, 1)
+
+
+def write_maps(
+    folder: str | Path,
+    names: list[str],
+    images: torch.Tensor,
+    residuals: torch.Tensor,
+    scale: float,
+) -> list[Path]:
+    """One PNG per input under `folder`, named after its file (or row index) with .png."""
+    folder = Path(folder)
+    paths = []
+    for name, image, residual in zip(names, images, residuals, strict=True):
+        relative = (
+            Path(name).with_suffix(".png") if not name.isdigit() else Path(f"{int(name):06d}.png")
+        )
+        target = folder / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(heatmap_panel(image, residual, scale)).save(target)
+        paths.append(target)
+    return paths

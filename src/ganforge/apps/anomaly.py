@@ -35,21 +35,22 @@ from __future__ import annotations
 
 import csv
 import math
-import os
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ganforge.config import Config, merge
 from ganforge.data.dataset import InMemoryDataset
-from ganforge.data.tables import NumericTable, read_numeric_csv
+from ganforge.data.inputs import Inputs, as_inputs, load_inputs, shown_names, unnamed_columns
 from ganforge.errors import GanforgeError
-from ganforge.presets import FANOGAN_TRAIN, GANOMALY_TRAIN, get_preset
+from ganforge.images import resize_images, write_maps
+from ganforge.presets import FANOGAN_TRAIN, GANOMALY_TRAIN
+from ganforge.run import build_config
+
+# (re-exported: callers of the old names)
+__all__ = ["AnomalyDetector", "Inputs", "as_inputs", "load_inputs", "threshold_at"]
 
 METHODS = ("ganomaly", "fanogan")
 DETECTOR_FORMAT = "ganforge-anomaly"
@@ -94,166 +95,6 @@ TABLE_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-# ---- inputs ----------------------------------------------------------------------------------
-
-
-@dataclass
-class Inputs:
-    """Data ready for a detector: images in [-1, 1] (N, C, H, W) or raw table rows (N, D)."""
-
-    data: torch.Tensor
-    kind: str  # "image" | "table"
-    names: list[str]  # one per sample: a file path or a row number
-    columns: list[str] | None = None  # tables only
-    source: str = "array"
-
-    @property
-    def sample_shape(self) -> tuple[int, ...]:
-        """Shape of one sample."""
-        return tuple(self.data.shape[1:])
-
-
-def _float_images(x: torch.Tensor, where: str) -> torch.Tensor:
-    if x.dtype == torch.uint8:
-        return x.float().div(127.5).sub(1.0)
-    if x.dtype == torch.bool or not (x.is_floating_point() or x.dtype in _INT_TYPES):
-        raise GanforgeError(f"images of dtype {x.dtype} are not supported", where)
-    x = x.float()
-    if not torch.isfinite(x).all():
-        raise GanforgeError("images hold NaN or infinite values", where)
-    if x.numel() and (x.min() < -1.001 or x.max() > 1.001):
-        raise GanforgeError(
-            f"image values span [{float(x.min()):.3g}, {float(x.max()):.3g}]",
-            where,
-            "pass uint8 images (0-255) or floats in [-1, 1]",
-        )
-    return x.clamp(-1.0, 1.0)
-
-
-_INT_TYPES = (torch.int16, torch.int32, torch.int64, torch.int8)
-
-
-def _table_from_frame(frame: Any, where: str) -> NumericTable:
-    """A pandas-like data frame (duck-typed: .columns, .dtypes, .to_numpy) as a numeric table."""
-    columns = [str(c) for c in frame.columns]
-    bad = [
-        str(c) for c, dt in zip(frame.columns, frame.dtypes, strict=True) if dt.kind not in "biuf"
-    ]
-    if bad:
-        raise GanforgeError(
-            f"non-numeric columns: {', '.join(bad[:5])}",
-            where,
-            "drop those columns or encode them as numbers",
-        )
-    return NumericTable(frame.to_numpy(dtype=np.float64), columns, where)
-
-
-def as_inputs(x: Any, columns: Sequence[str] | None = None) -> Inputs:
-    """Normalise what a user passes: arrays/tensors, data frames, InMemoryDataset, NumericTable."""
-    if isinstance(x, Inputs):
-        return x
-    if isinstance(x, NumericTable):
-        return _table_inputs(x.values, x.columns, x.source)
-    if isinstance(x, InMemoryDataset):
-        names = list(x.meta.get("paths") or [str(i) for i in range(len(x))])
-        if x.is_image:
-            return Inputs(x.to_model_range(x.data), "image", names, source=x.name)
-        return _table_inputs(x.data.double().numpy(), columns, x.name)
-    if hasattr(x, "columns") and hasattr(x, "to_numpy"):
-        table = _table_from_frame(x, "data frame")
-        return _table_inputs(table.values, table.columns, "data frame")
-    if isinstance(x, (str, os.PathLike)):
-        raise TypeError("pass data, or load a path with load_inputs(path)")
-    tensor = torch.as_tensor(np.asarray(x)) if not isinstance(x, torch.Tensor) else x
-    tensor = tensor.detach().cpu()
-    if tensor.dim() == 2:
-        if not (tensor.is_floating_point() or tensor.dtype in _INT_TYPES + (torch.uint8,)):
-            raise GanforgeError(f"table values of dtype {tensor.dtype} are not numbers", "array")
-        return _table_inputs(tensor.double().numpy(), columns, "array")
-    if tensor.dim() == 3:
-        tensor = tensor[:, None]
-    if tensor.dim() != 4:
-        raise GanforgeError(
-            f"cannot tell images from tables in an array of shape {tuple(tensor.shape)}",
-            fix="pass (N, D) table rows or (N, C, H, W) / (N, H, W) images",
-        )
-    images = _float_images(tensor, "array")
-    return Inputs(images, "image", [str(i) for i in range(len(images))])
-
-
-def _table_inputs(values: np.ndarray, columns: Sequence[str] | None, source: str) -> Inputs:
-    values = np.asarray(values, dtype=np.float64)
-    if not np.isfinite(values).all():
-        bad = np.flatnonzero(~np.isfinite(values).all(0))
-        names = [columns[j] if columns else f"x{j}" for j in bad[:5]]
-        raise GanforgeError(
-            f"table columns with NaN or infinite values: {', '.join(names)}",
-            source,
-            "fill or drop those rows",
-        )
-    columns = list(columns) if columns is not None else [f"x{j}" for j in range(values.shape[1])]
-    if len(columns) != values.shape[1]:
-        raise GanforgeError(f"{len(columns)} column names for {values.shape[1]} columns", source)
-    names = [str(i) for i in range(len(values))]
-    return Inputs(torch.from_numpy(values), "table", names, columns, source)
-
-
-def load_inputs(spec: str, resolution: int = 32, channels: int = 0) -> Inputs:
-    """Data by spec: `csv:FILE` (or a .csv path), `folder:DIR` (or a folder), or any --data
-    source ganforge trains on (`mnist`, `mnist:test`, `digits`, ...)."""
-    kind, _, arg = spec.partition(":")
-    path = Path(spec)
-    if kind == "csv" or (path.suffix.lower() == ".csv" and kind != "folder"):
-        return as_inputs(read_numeric_csv(arg if kind == "csv" else spec))
-    if kind == "folder" or path.is_dir():
-        from ganforge.data.folder import load_image_folder
-
-        folder = arg if kind == "folder" else spec
-        if not folder:
-            raise GanforgeError("folder: needs a path", fix="use folder:DIR")
-        dataset = load_image_folder(folder, resolution, channels or None)
-        inputs = as_inputs(dataset)
-        inputs.source = f"folder:{folder}"
-        return inputs
-    from ganforge.data import load_dataset
-
-    if path.is_file():
-        raise GanforgeError(
-            "expected a folder of images or a .csv file", spec, "put the image(s) in a folder"
-        )
-    if not path.exists() and kind not in ("mnist", "digits", "ring", "grid"):
-        raise GanforgeError(
-            "no such file or folder", spec, "pass a folder of images, a .csv file, or csv:/folder:"
-        )
-    dataset = load_dataset(spec, resolution, channels)
-    inputs = as_inputs(dataset)
-    inputs.source = spec
-    return inputs
-
-
-def _unnamed(columns: Sequence[str]) -> bool:
-    """Columns named x0, x1, ... by position (an array without names)."""
-    return all(c == f"x{j}" for j, c in enumerate(columns))
-
-
-def _names(columns: Sequence[str], shown: int = 5) -> str:
-    more = f" and {len(columns) - shown} more" if len(columns) > shown else ""
-    return ", ".join(columns[:shown]) + more
-
-
-def resize_images(images: torch.Tensor, resolution: int) -> torch.Tensor:
-    """Square images at `resolution` (bilinear, antialiased; unchanged when already there)."""
-    if tuple(images.shape[-2:]) == (resolution, resolution):
-        return images
-    return F.interpolate(
-        images.float(),
-        size=(resolution, resolution),
-        mode="bilinear",
-        antialias=True,
-        align_corners=False,
-    ).clamp(-1, 1)
-
-
 # ---- the detector ----------------------------------------------------------------------------
 
 
@@ -264,11 +105,11 @@ def detector_config(
     if method not in METHODS:
         raise GanforgeError(f"unknown anomaly method {method!r}", fix=f"use {' or '.join(METHODS)}")
     if inputs.kind == "image":
-        config = get_preset(IMAGE_PRESETS[method])
         c, h = inputs.sample_shape[0], inputs.sample_shape[-1]
-        config = merge(config, {"data": {"source": inputs.source, "resolution": h, "channels": c}})
+        data = {"data": {"source": inputs.source, "resolution": h, "channels": c}}
+        config, _ = build_config(preset=IMAGE_PRESETS[method], overrides=data)
     else:
-        config = merge(Config(), TABLE_OVERRIDES[method])
+        config, _ = build_config(base=merge(Config(), TABLE_OVERRIDES[method]))
         config.data.source = inputs.source
     if steps is not None:
         t = config.train
@@ -404,31 +245,31 @@ class AnomalyDetector:
 
     def _train(self, config: Config, dataset: InMemoryDataset, run_dir: str | Path | None):
         """Train on the ONE loop; returns the live (generator, discriminator) state dicts."""
-        if run_dir is None:
-            from ganforge.training.loop import Trainer
+        from ganforge.run import place_run, train_in_memory, train_run
 
-            trainer = Trainer(config, dataset=dataset)
-            trainer.fit()
+        if run_dir is None:
+            trainer = train_in_memory(config, dataset)
             return trainer.generator.state_dict(), trainer.discriminator.state_dict()
         import shutil
 
-        from ganforge.run import train
         from ganforge.training.checkpoint import FORMAT, load_file
         from ganforge.training.loop import TrainingInterrupted
 
         run_dir = Path(run_dir)
-        config.out, config.name = str(run_dir.parent), run_dir.name
+        place_run(config, run_dir=str(run_dir))
         if (run_dir / DETECTOR_FILE).exists():
             raise GanforgeError(
-                "the run directory already holds a detector", str(run_dir), "choose another -o"
+                "the run directory already holds a detector",
+                str(run_dir),
+                "choose another --run-dir (or --name)",
             )
         existed = run_dir.exists()
         try:
-            run_dir, _ = train(config, quiet=self.quiet, dataset=dataset)
+            run_dir = train_run(config, quiet=self.quiet, dataset=dataset).run_dir
         except TrainingInterrupted as e:  # `anomaly fit` cannot resume: say what is left
             if not existed:  # everything in it is this fit's: keeping it would block a rerun
                 shutil.rmtree(run_dir, ignore_errors=True)
-            again = "nothing was kept: fit again" if not existed else "fit again into a new -o"
+            again = "nothing was kept: fit again" if not existed else "fit again into a new run"
             raise GanforgeError(
                 f"interrupted at step {e.step} (anomaly fit does not resume)",
                 str(run_dir),
@@ -480,7 +321,7 @@ class AnomalyDetector:
         """Same columns as the fit (by name, any order; unnamed arrays by position), standardised."""
         fitted, given = list(self.columns_), list(inputs.columns or [])
         data = inputs.data
-        if _unnamed(fitted) or _unnamed(given):
+        if unnamed_columns(fitted) or unnamed_columns(given):
             if len(given) != len(fitted):
                 raise GanforgeError(
                     f"the input has {len(given)} columns, the detector was fitted on {len(fitted)}",
@@ -491,8 +332,8 @@ class AnomalyDetector:
             missing = [c for c in fitted if c not in given]
             extra = [c for c in given if c not in fitted]
             if missing or extra:
-                parts = [f"missing: {_names(missing)}"] if missing else []
-                parts += [f"not in the fit: {_names(extra)}"] if extra else []
+                parts = [f"missing: {shown_names(missing)}"] if missing else []
+                parts += [f"not in the fit: {shown_names(extra)}"] if extra else []
                 raise GanforgeError(
                     f"the input's columns differ from the fit ({'; '.join(parts)})",
                     inputs.source,
@@ -586,7 +427,7 @@ class AnomalyDetector:
                 raise GanforgeError(
                     "no anomaly detector in this run directory",
                     str(path.parent),
-                    "fit one with `ganforge anomaly fit --data ... -o RUN`",
+                    "fit one with `ganforge anomaly fit --data ... --run-dir RUN`",
                 )
         state = load_file(path, (DETECTOR_FORMAT,), _DETECTOR_ENTRIES)
         known = state["kind"] in ("image", "table") and state["method"] in METHODS
@@ -620,48 +461,6 @@ class AnomalyDetector:
             lambda: detector._use_networks(config, *networks), path, "a ganforge anomaly detector"
         )
         return detector
-
-
-# ---- heat map images -------------------------------------------------------------------------
-
-
-def heatmap_panel(image: torch.Tensor, residual: torch.Tensor, scale: float) -> np.ndarray:
-    """[input | residual heat map] side by side as (H, 2W + gap, 3) uint8, at least 96 px high."""
-    from matplotlib import colormaps
-
-    grey = ((image.float().clamp(-1, 1) + 1) * 127.5).round().byte()
-    grey = grey.expand(3, -1, -1) if grey.shape[0] == 1 else grey[:3]
-    left = grey.permute(1, 2, 0).numpy()
-    heat = (residual.float() / scale).clamp(0, 1).numpy()
-    right = (colormaps["inferno"](heat)[..., :3] * 255).round().astype(np.uint8)
-    h, w = left.shape[:2]
-    gap = np.full((h, max(1, w // 16), 3), 255, dtype=np.uint8)
-    panel = np.concatenate([left, gap, right], axis=1)
-    factor = max(1, math.ceil(96 / h))
-    return panel.repeat(factor, 0).repeat(factor, 1)
-
-
-def write_maps(
-    folder: str | Path,
-    names: Sequence[str],
-    images: torch.Tensor,
-    residuals: torch.Tensor,
-    scale: float,
-) -> list[Path]:
-    """One PNG per input under `folder`, named after its file (or row index) with .png."""
-    from PIL import Image
-
-    folder = Path(folder)
-    paths = []
-    for name, image, residual in zip(names, images, residuals, strict=True):
-        relative = (
-            Path(name).with_suffix(".png") if not name.isdigit() else Path(f"{int(name):06d}.png")
-        )
-        target = folder / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(heatmap_panel(image, residual, scale)).save(target)
-        paths.append(target)
-    return paths
 
 
 # ---- the CLI verbs ---------------------------------------------------------------------------
