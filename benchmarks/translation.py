@@ -9,7 +9,7 @@ CycleGAN also gets the round-trip (cycle) L1 and both directions. One line per m
   python benchmarks/translation.py edges2digits-pix2pix --steps 1500
   python benchmarks/translation.py edges2digits-l1 --steps 1500
   python benchmarks/translation.py mnist2thick-cyclegan --steps 1500
-  python benchmarks/translation.py grey2colour-pix2pix --steps 1000 --set translation_adv_weight=0
+  python benchmarks/translation.py grey2colour-pix2pix --steps 1000 --set pix2pix.adv_weight=0
 
   translation preset=edges2digits-pix2pix steps=1500 minutes=... AtoB l1=... psnr=... sharpness=...
     class_accuracy=... fid=...
@@ -37,16 +37,27 @@ TEST_SOURCES = {
 
 
 def _parse_override(text: str) -> tuple[str, str, object]:
-    """'key=value' -> (section, key, value), the section found from the config's fields."""
-    from ganforge.config import Config
+    """'key=value' or 'table.key=value' -> (section or family table, key, value), the section
+    found from the config's fields (a family's own settings: its table, e.g. pix2pix.adv_weight;
+    the flat keys of before the tables, e.g. translation_adv_weight, still work)."""
+    from ganforge.config import LEGACY_KEYS, Config
 
     key, _, raw = text.partition("=")
-    for section in ("data", "model", "train"):
-        current = getattr(getattr(Config(), section), key, None)
-        if current is not None:
-            value = type(current)(json.loads(raw) if isinstance(current, bool) else raw)
-            return section, key, value
-    raise SystemExit(f"unknown setting {key!r}")
+    config = Config()
+    tables = {s: getattr(config, s) for s in ("data", "model", "train")} | config.families
+    wanted, _, name = key.rpartition(".")
+    found = [(s, name, getattr(v, name)) for s, v in tables.items() if hasattr(v, name)]
+    found = [f for f in found if f[0] == wanted] if wanted else found
+    found += [
+        (old_section, key, getattr(config.families[targets[0][0]], targets[0][1]))
+        for (old_section, old), targets in LEGACY_KEYS.items()
+        if old == key and not wanted
+    ]
+    if not found:
+        raise SystemExit(f"unknown setting {key!r}")
+    section, name, current = found[0]
+    value = type(current)(json.loads(raw) if isinstance(current, bool) else raw)
+    return section, name, value
 
 
 def main(argv: list[str] | None = None) -> int:
