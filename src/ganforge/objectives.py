@@ -11,7 +11,7 @@ Sign convention: every function returns a quantity to *minimise*.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -112,7 +112,7 @@ def d_loss(name: str, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
     return loss(_at_least_float32(real_logits), _at_least_float32(fake_logits))
 
 
-def g_loss(name: str, fake_logits: Tensor, real_logits: Tensor | None = None) -> Tensor:
+def g_loss(name: str, fake_logits: Tensor) -> Tensor:
     """Generator loss (to minimise) for the named objective; a scalar mean over the batch.
 
     - minimax (Goodfellow et al. 2014): E[log(1 - D(G(z)))], the original saturating formula.
@@ -120,10 +120,9 @@ def g_loss(name: str, fake_logits: Tensor, real_logits: Tensor | None = None) ->
     - wasserstein (Arjovsky et al. 2017) and hinge (Lim & Ye 2017): -E[f].
     - lsgan (Mao et al. 2017, c=1): 0.5 E[(f-1)^2].
 
-    `real_logits` is accepted so that callers can pass both sets uniformly; none of LOSSES uses it
-    (the relativistic objective, which does, has its own relativistic_g_loss).
+    None of LOSSES reads D's logits on real data (the relativistic objective, which does, has
+    its own relativistic_g_loss).
     """
-    del real_logits  # unused by every loss in LOSSES; see docstring
     return _G_LOSSES[check_loss_name(name)](_at_least_float32(fake_logits))
 
 
@@ -202,34 +201,3 @@ def r1_penalty(discriminator: Discriminator, real: Tensor, y: Tensor | None = No
     x = real.detach().requires_grad_(True)
     grad = _input_gradient(discriminator, x, y)
     return grad.pow(2).sum(dim=1).mean()
-
-
-def feature_matching_loss(
-    real_features: Sequence[Tensor], fake_features: Sequence[Tensor], distance: str = "l2"
-) -> Tensor:
-    """Feature matching (Salimans et al. 2016): distance between batch-mean D features, per layer.
-
-    For each layer, the features are averaged over the batch (the batch sizes may differ) and
-    compared with the mean squared ("l2") or mean absolute ("l1") difference over feature
-    elements, so wide layers do not dominate; the result is the mean over layers. Salimans et al.
-    use the squared L2 norm, i.e. "l2" times the number of feature elements. Real features are
-    targets and are detached.
-    """
-    if distance not in ("l1", "l2"):
-        raise ValueError(f"distance must be 'l1' or 'l2', got {distance!r}")
-    if len(real_features) == 0 or len(real_features) != len(fake_features):
-        raise ValueError(
-            f"need the same non-zero number of layers, got {len(real_features)} real and "
-            f"{len(fake_features)} fake"
-        )
-    per_layer = []
-    for index, (real, fake) in enumerate(zip(real_features, fake_features, strict=True)):
-        if real.shape[1:] != fake.shape[1:]:
-            raise ValueError(
-                f"layer {index}: real features {tuple(real.shape)} and fake {tuple(fake.shape)} "
-                "differ beyond the batch dimension"
-            )
-        real_mean = _at_least_float32(real.detach()).mean(dim=0)
-        difference = _at_least_float32(fake).mean(dim=0) - real_mean
-        per_layer.append(difference.pow(2).mean() if distance == "l2" else difference.abs().mean())
-    return torch.stack(per_layer).mean()

@@ -74,10 +74,12 @@ def main() -> None:
     code = 0
     try:
         train(config, resume=resume, quiet=True, callbacks=callbacks)
+        left = not torch.distributed.is_initialized()  # a finished fit() left the group
+        Path(out, name, f"rank{os.environ['RANK']}.group").write_text("left" if left else "joined")
     except TrainingInterrupted as e:
         print(f"rank {distributed.setup('cpu').rank}: {e}", file=sys.stderr)
         code = 130
-    distributed.barrier()  # nobody leaves the group while another rank still talks to it
+    distributed.barrier()  # an interrupted run is still in the group: leave it together
     distributed.teardown()
     sys.exit(code)
 

@@ -79,6 +79,8 @@ def test_two_process_training_stays_in_sync_and_resumes_exactly(tmp_path):
     r1 = torch.load(straight / "rank1.pt")
     assert _identical(r0["generator"], r1["generator"])  # averaged gradients keep ranks equal
     assert _identical(r0["discriminator"], r1["discriminator"])
+    for rank in (0, 1):  # the end of fit() tore the process group down on every rank
+        assert (straight / f"rank{rank}.group").read_text() == "left"
     ckpt = load_file(straight / "checkpoints" / "last.pt")
     assert ckpt["step"] == 8 and len(ckpt["rank_rng"]) == 2
     assert _identical(ckpt["generator"], r0["generator"])

@@ -350,9 +350,15 @@ class Trainer:
         see HealthMonitor.verdict); what exists is saved either way. SIGINT and SIGTERM stop it
         between two steps: the state is checkpointed there (when finite) and TrainingInterrupted
         (exit code 130) says how to continue; a second signal stops at once, saving nothing.
+        Under torchrun a finished run ends with every rank leaving the process group together
+        (an interrupted or failed one leaves it when its process exits).
         """
         with self._own_rng(), self._signals_between_steps():
-            return self._fit()
+            summary = self._fit()
+        if self.dist.world_size > 1:
+            distributed.barrier()  # nobody leaves while another rank still talks to the group
+            distributed.teardown()
+        return summary
 
     @contextlib.contextmanager
     def _signals_between_steps(self):
