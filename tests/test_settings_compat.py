@@ -203,3 +203,12 @@ def test_an_old_flat_override_beats_the_saved_table():
 def test_bad_family_tables_are_one_line_errors(raw, message):
     with pytest.raises(GanforgeError, match=message):
         Config.from_dict(raw, "cfg.toml")
+
+
+def test_resume_compares_the_runs_own_family_table():
+    from ganforge.training.loop import check_compatible
+
+    saved = merge(Config(), {"model": {"family": "cyclegan"}})
+    check_compatible(merge(saved, {"pix2pix": {"l1_weight": 1.0}}), saved, "x")  # not its table
+    with pytest.raises(GanforgeError, match=r"cyclegan\.cycle_weight: 10\.0 -> 1\.0"):
+        check_compatible(merge(saved, {"cyclegan": {"cycle_weight": 1.0}}), saved, "x")

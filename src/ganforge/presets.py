@@ -9,22 +9,16 @@ from ganforge.errors import GanforgeError
 
 
 def _sr_preset(
-    scale: int, crop: int, steps: int, pretrain: int, **train: Any
+    scale: int, crop: int, steps: int, pretrain: int, **srgan: Any
 ) -> dict[str, dict[str, Any]]:
-    """Overrides of a super-resolution preset on the built-in photos (families/srgan.py)."""
+    """Overrides of a super-resolution preset on the built-in photos (families/srgan.py);
+    `srgan`: more of its [srgan] settings."""
     return {
         "data": {"source": "photos:train", "resolution": crop},
-        "model": {
-            "family": "srgan",
-            "arch": "srresnet",
-            "scale": scale,
-            "g_width": 48,
-            "sr_blocks": 8,
-            "d_width": 16,
-        },
+        "model": {"family": "srgan", "arch": "srresnet", "g_width": 48, "d_width": 16},
+        "srgan": {"scale": scale, "blocks": 8, "pretrain_steps": pretrain, **srgan},
         "train": {
             "steps": steps,
-            "sr_pretrain_steps": pretrain,
             "batch_size": 8,
             # Adam as BasicSR's SR models (beta1 0.9, beta2 0.99), a rate raised for short runs,
             # falling linearly to 0 over the second half.
@@ -36,7 +30,6 @@ def _sr_preset(
             "log_every": 100,
             "sample_every": 500,
             "checkpoint_every": 500,
-            **train,
         },
     }
 
@@ -216,6 +209,8 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
                 "latent_dim": 64,
                 "g_width": 32,
                 "d_width": 32,
+            },
+            "conditional": {
                 "conditioning": "projection",
                 # Not cbn: per-class BN scales start equal and move ~lr per step, so at these
                 # rates they separate the classes far more slowly (10% vs 50% at step 250).
@@ -248,13 +243,15 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
                 "latent_dim": 64,
                 "g_width": 32,
                 "d_width": 32,
-                "conditioning": "acgan",
-                "g_conditioning": "embed",
-                "ac_weight": 1.0,
                 # A Lipschitz D makes its classifier harder for G to fool with non-digits; with
                 # BatchNorm instead, whole classes came out as another digit more often.
                 "d_norm": "none",
                 "spectral_norm": True,
+            },
+            "conditional": {
+                "conditioning": "acgan",
+                "g_conditioning": "embed",
+                "ac_weight": 1.0,
                 "mode_seeking": 1.0,
             },
             "train": {
@@ -276,9 +273,8 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
             "model": {
                 **TOY_MODEL,
                 "family": "conditional",
-                "conditioning": "projection",
-                "embed_dim": 8,
             },
+            "conditional": {"conditioning": "projection", "embed_dim": 8},
             "train": dict(TOY_TRAIN),
         },
     ),
@@ -333,8 +329,8 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
                 "arch": "unet",
                 "g_width": 16,
                 "d_width": 16,
-                "patch_layers": 2,  # 34x34 patches: the whole 28x28 digit
             },
+            "pix2pix": {"patch_layers": 2, "l1_weight": 100.0},  # 34x34 patches: a whole digit
             "train": {
                 "steps": 2000,
                 "batch_size": 64,
@@ -342,7 +338,6 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
                 "lr_g": 2e-4,
                 "lr_d": 2e-4,
                 "beta1": 0.5,
-                "pix2pix_l1_weight": 100.0,
                 "ema": 0.999,
                 "log_every": 100,
                 "sample_every": 500,
@@ -360,16 +355,14 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
                 "arch": "unet",
                 "g_width": 16,
                 "d_width": 16,
-                "patch_layers": 2,
             },
+            "pix2pix": {"patch_layers": 2, "l1_weight": 100.0, "adv_weight": 0.0},
             "train": {
                 "steps": 2000,
                 "batch_size": 64,
                 "lr_g": 2e-4,
                 "lr_d": 2e-4,
                 "beta1": 0.5,
-                "pix2pix_l1_weight": 100.0,
-                "translation_adv_weight": 0.0,
                 "ema": 0.999,
                 "log_every": 100,
                 "sample_every": 500,
@@ -387,8 +380,13 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
                 "arch": "resnet",
                 "g_width": 16,
                 "d_width": 16,
+            },
+            "cyclegan": {
                 "resnet_blocks": 3,
                 "patch_layers": 2,
+                "cycle_weight": 10.0,
+                "identity_weight": 0.5,
+                "pool_size": 50,
             },
             "train": {
                 "steps": 3000,
@@ -398,9 +396,6 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
                 "lr_d": 2e-4,
                 "beta1": 0.5,
                 "lr_decay_start": 0.5,  # constant, then linear decay to 0, as the paper
-                "cycle_weight": 10.0,
-                "cycle_identity_weight": 0.5,
-                "cycle_pool_size": 50,
                 "ema": 0.999,
                 "log_every": 100,
                 "sample_every": 500,
@@ -417,15 +412,14 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
                 "arch": "unet",
                 "g_width": 32,
                 "d_width": 32,
-                "patch_layers": 2,
             },
+            "pix2pix": {"patch_layers": 2, "l1_weight": 100.0},
             "train": {
                 "steps": 2000,
                 "batch_size": 32,
                 "lr_g": 2e-4,
                 "lr_d": 2e-4,
                 "beta1": 0.5,
-                "pix2pix_l1_weight": 100.0,
                 "ema": 0.999,
                 "log_every": 100,
                 "sample_every": 500,
@@ -457,10 +451,10 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
             64,
             steps=2600,
             pretrain=2000,
-            sr_relativistic=True,
-            sr_pixel_weight=0.1,
-            sr_perceptual_weight=1.0,
-            sr_adv_weight=1e-2,
+            relativistic=True,
+            pixel_weight=0.1,
+            perceptual_weight=1.0,
+            adv_weight=1e-2,
         ),
     ),
 }

@@ -642,7 +642,8 @@ def check_compatible(config: Config, saved: Config, where: str) -> None:
     """A resume must rebuild the same networks on the same data with the same training rule."""
     mine, theirs = config.to_dict(), saved.to_dict()
     diffs = []
-    for section in ("data", "model", "train", *saved.families):  # and every [family] table
+    own = [saved.model.family] if saved.model.family in saved.families else []  # its [family]
+    for section in ("data", "model", "train", *own):
         for key, value in theirs[section].items():
             if key in _RESUME_FREE or key in ("sample_shape", "num_classes", "class_names"):
                 continue
