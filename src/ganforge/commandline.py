@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
 import sys
 from pathlib import Path
@@ -151,6 +152,53 @@ def add_device(p: argparse.ArgumentParser) -> None:
 def print_made(path: str | Path) -> None:
     """The path a command made, last, on its own line (scripts read the last line)."""
     print(path)
+
+
+# ---- the CLI's last line of defence ------------------------------------------------------------
+
+
+def check_common(args) -> None:
+    """Flags every command shares, checked before any work: the device exists here."""
+    device = getattr(args, "device", None)
+    if isinstance(device, str) and device != "cpu":  # (cpu always exists: no torch import yet)
+        from ganforge.training.loop import resolve_device
+
+        resolve_device(device)
+
+
+def crash_report(error: BaseException) -> Path | None:
+    """Write the traceback of an unexpected error to a crash log; its path (None if unwritable)."""
+    import tempfile
+    import time
+    import traceback
+
+    text = "".join(traceback.format_exception(error))
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    try:
+        from ganforge.metrics.cache import cache_root
+
+        folders = [cache_root() / "crashes", Path(tempfile.gettempdir())]
+    except Exception:  # noqa: BLE001 - the crash report must not crash
+        folders = [Path(tempfile.gettempdir())]
+    for folder in folders:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"ganforge-crash-{stamp}-{os.getpid()}.log"
+            path.write_text(f"ganforge {' '.join(sys.argv[1:])}\n{text}")
+            return path
+        except OSError:
+            continue
+    return None
+
+
+def quiet_broken_pipe() -> int:
+    """`ganforge info RUN | head`: the reader left; stop writing without a traceback."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 141  # 128 + SIGPIPE, what a shell tool killed by the closed pipe reports
 
 
 # ---- the checker (tests/test_conventions.py runs it on build_parser()) ------------------------

@@ -12,6 +12,7 @@ from typing import Any
 
 from ganforge.config import Config
 from ganforge.errors import GanforgeError
+from ganforge.io_checks import check_writable
 from ganforge.training import distributed
 from ganforge.training.callbacks import Checkpointer, ConsoleProgress, MetricsLogger, SampleGrid
 from ganforge.training.checkpoint import latest_checkpoint, load_file
@@ -249,14 +250,10 @@ def open_run_dir(run_dir: Path) -> RunLock:
         ) from None
     lock = RunLock(run_dir).acquire()
     try:
-        probe = run_dir / f".write-test-{os.getpid()}"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as e:
+        check_writable(run_dir, folder=True, what="run directory", fix="choose another --out")
+    except GanforgeError:
         lock.release()
-        raise GanforgeError(
-            f"cannot write the run directory ({e.strerror})", str(run_dir), "choose another --out"
-        ) from None
+        raise
     return lock
 
 
@@ -509,3 +506,37 @@ def relaunch_under_torchrun(argv: list[str], nproc: int) -> int:
         *argv,
     ]
     return subprocess.call(cmd)
+
+
+NEXT_STEP = {  # what to run next with a trained run, by family
+    "srgan": "upscale {} input.png -o output.png",
+    "pix2pix": "translate {} INPUT -o OUTPUT",
+    "cyclegan": "translate {} INPUT -o OUTPUT",
+}
+
+
+def report_lines(
+    config: Config, run_dir: Path, summary: dict[str, Any]
+) -> tuple[list[str], GanforgeError | None]:
+    """What `ganforge train` says after training: steps, time, last losses, the health verdict,
+    where the run is and what to run next; or, for a run that FAILED, the error to exit with
+    (code 1: its generator is unusable, what it made is kept)."""
+    last = summary["last"]
+    losses = "  ".join(f"{k}={last[k]:.4f}" for k in ("d_loss", "g_loss") if k in last)
+    lines = [
+        f"ganforge: trained {summary['new_steps']} steps (now {summary['steps']}) in "
+        f"{summary['seconds']:.1f}s  {losses}"
+    ]
+    if "health" in summary:
+        lines.append(f"ganforge: health: {summary['health']}")
+    if summary.get("failed"):
+        return lines, GanforgeError(
+            f"the run FAILED: {summary['failed']}",
+            str(run_dir),
+            f"{summary['advice']} (what it made is kept: ganforge info {run_dir})",
+            exit_code=1,
+        )
+    lines.append(f"ganforge: run saved to {run_dir}  (samples/, checkpoints/last.pt, generator.pt)")
+    hint = NEXT_STEP.get(config.model.family, "sample {} -n 64 -o grid.png").format(run_dir)
+    lines.append(f"ganforge: next: ganforge {hint}")
+    return lines, None
