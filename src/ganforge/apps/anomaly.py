@@ -33,7 +33,6 @@ the input shape, column names and standardisation, the held-out scores and the m
 
 from __future__ import annotations
 
-import csv
 import math
 from pathlib import Path
 from typing import Any
@@ -43,9 +42,9 @@ import torch
 
 from ganforge.config import Config, merge
 from ganforge.data.dataset import InMemoryDataset
-from ganforge.data.inputs import Inputs, as_inputs, load_inputs, shown_names, unnamed_columns
+from ganforge.data.inputs import Inputs, as_inputs, fitted_columns, load_inputs
 from ganforge.errors import GanforgeError
-from ganforge.images import resize_images, write_maps
+from ganforge.images import resize_images
 from ganforge.presets import FANOGAN_TRAIN, GANOMALY_TRAIN
 from ganforge.run import build_config
 
@@ -319,27 +318,7 @@ class AnomalyDetector:
 
     def _table_to_model(self, inputs: Inputs) -> torch.Tensor:
         """Same columns as the fit (by name, any order; unnamed arrays by position), standardised."""
-        fitted, given = list(self.columns_), list(inputs.columns or [])
-        data = inputs.data
-        if unnamed_columns(fitted) or unnamed_columns(given):
-            if len(given) != len(fitted):
-                raise GanforgeError(
-                    f"the input has {len(given)} columns, the detector was fitted on {len(fitted)}",
-                    inputs.source,
-                    "score a table with the fitted columns",
-                )
-        elif given != fitted:
-            missing = [c for c in fitted if c not in given]
-            extra = [c for c in given if c not in fitted]
-            if missing or extra:
-                parts = [f"missing: {shown_names(missing)}"] if missing else []
-                parts += [f"not in the fit: {shown_names(extra)}"] if extra else []
-                raise GanforgeError(
-                    f"the input's columns differ from the fit ({'; '.join(parts)})",
-                    inputs.source,
-                    "score a table with exactly the fitted columns",
-                )
-            data = data[:, [given.index(c) for c in fitted]]  # same columns, another order
+        data = fitted_columns(inputs, list(self.columns_))
         return ((data - self.mean_) / self.std_).float()
 
     @torch.no_grad()
@@ -461,112 +440,3 @@ class AnomalyDetector:
             lambda: detector._use_networks(config, *networks), path, "a ganforge anomaly detector"
         )
         return detector
-
-
-# ---- the CLI verbs ---------------------------------------------------------------------------
-
-
-def fit_command(
-    data: str,
-    out: str | Path,
-    method: str = "ganomaly",
-    steps: int | None = None,
-    resolution: int | None = None,
-    channels: int = 0,
-    holdout: float = 0.2,
-    fpr: float = 0.05,
-    seed: int = 0,
-    batch_size: int | None = None,
-    device: str = "cpu",
-    quiet: bool = False,
-) -> list[str]:
-    """`ganforge anomaly fit`: load normal data, fit, save RUN/detector.pt; report lines."""
-    if resolution is None:
-        resolution = 28 if data.split(":")[0] == "mnist" else 32
-    inputs = load_inputs(data, resolution, channels)
-    detector = AnomalyDetector(
-        method,
-        steps,
-        holdout=holdout,
-        fpr=fpr,
-        seed=seed,
-        resolution=resolution,
-        batch_size=batch_size,
-        device=device,
-        quiet=quiet,
-    )
-    detector._split(len(inputs.data))  # too little data: say so before training
-    detector.fit(inputs, run_dir=out)
-    n_held = len(detector.holdout_scores_)
-    what = f"{len(inputs.data)} {inputs.kind} samples" + (
-        f" x {len(inputs.columns or [])} columns" if inputs.kind == "table" else ""
-    )
-    return [
-        f"ganforge: fitted {method} on {what} ({len(inputs.data) - n_held} train, "
-        f"{n_held} held out) in {detector.config_.train.steps} steps",
-        f"ganforge: threshold {detector.threshold():.6g} at --fpr {fpr:g} "
-        f"(held-out normal scores: median {np.median(detector.holdout_scores_):.6g})",
-        f"ganforge: detector saved to {Path(out) / DETECTOR_FILE}",
-        f"ganforge: next: ganforge anomaly score {out} INPUT -o scores.csv",
-    ]
-
-
-def score_command(
-    run: str | Path,
-    data: str,
-    out: str | Path,
-    fpr: float | None = None,
-    maps: str | Path | None = None,
-    device: str = "cpu",
-) -> list[str]:
-    """`ganforge anomaly score`: score a folder / CSV with a fitted run; write scores.csv."""
-    from ganforge.io_checks import check_writable
-
-    # Outputs are checked before any work, so scoring is never lost to an unwritable path.
-    out = check_writable(out, what="scores file", fix="choose a writable -o path")
-    if maps is not None:
-        maps = check_writable(
-            maps, folder=True, what="heat-map folder", fix="choose a writable --maps folder"
-        )
-    detector = AnomalyDetector.load(run, device)
-    threshold = detector.threshold(fpr)  # an impossible --fpr fails before any work
-    if maps is not None and detector.kind_ != "image":
-        raise GanforgeError("--maps draws heat maps of images; this detector scores tables")
-    if detector.kind_ == "image":
-        c, res = detector.config_.model.sample_shape[0], detector.config_.model.sample_shape[-1]
-        inputs = load_inputs(data, res, c)
-    else:
-        inputs = load_inputs(data)
-    if maps is not None:
-        scores, images, residuals = detector.score_and_maps(inputs)
-    else:
-        scores = detector.score(inputs)
-    flags = scores > threshold
-    key = "path" if detector.kind_ == "image" else "row"
-    try:  # the scores first: the heat maps are the secondary output
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with open(out, "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow([key, "score", "anomaly"])
-            for name, score, flag in zip(inputs.names, scores, flags, strict=True):
-                writer.writerow([name, f"{score:.8g}", int(flag)])
-    except OSError as e:
-        raise GanforgeError(f"cannot write the scores ({e.strerror or e})", str(out)) from None
-    if maps is not None:
-        try:
-            write_maps(maps, inputs.names, images, residuals, detector.map_scale_)
-        except OSError as e:
-            raise GanforgeError(
-                f"cannot write the heat maps ({e.strerror or e}); the scores were written to {out}",
-                str(maps),
-                "choose a writable --maps folder",
-            ) from None
-    rate = detector.fpr if fpr is None else fpr
-    lines = [
-        f"ganforge: scored {len(scores)} inputs with {detector.method}; threshold "
-        f"{threshold:.6g} at --fpr {rate:g}; {int(flags.sum())} flagged as anomalies",
-        f"ganforge: scores written to {out}",
-    ]
-    if maps is not None:
-        lines.append(f"ganforge: heat maps written to {maps}/")
-    return lines

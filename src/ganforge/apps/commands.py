@@ -6,6 +6,7 @@ function and prints its lines."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ganforge import commandline as cl
 from ganforge.apps import tabular
@@ -365,12 +366,11 @@ def _anomaly_run_dir(args) -> str:
 
 
 def run_anomaly(args) -> int:
-    from ganforge.apps import anomaly
     from ganforge.run import resolve_run
 
     if args.verb == "fit":
         run_dir = _anomaly_run_dir(args)
-        lines = anomaly.fit_command(
+        lines = anomaly_fit(
             args.data,
             run_dir,
             method=args.method,
@@ -389,12 +389,131 @@ def run_anomaly(args) -> int:
         return 0
     if not args.output:
         raise GanforgeError("anomaly score needs -o/--output CSV", fix="e.g. -o scores.csv")
-    lines = anomaly.score_command(
+    lines = anomaly_score(
         resolve_run(args.run), args.input, args.output, fpr=args.fpr, maps=args.maps,
         device=args.device,
     )  # fmt: skip
     print("\n".join(lines))
     return 0
+
+
+# ---- the CLI verbs ---------------------------------------------------------------------------
+
+
+def anomaly_fit(
+    data: str,
+    out: str | Path,
+    method: str = "ganomaly",
+    steps: int | None = None,
+    resolution: int | None = None,
+    channels: int = 0,
+    holdout: float = 0.2,
+    fpr: float = 0.05,
+    seed: int = 0,
+    batch_size: int | None = None,
+    device: str = "cpu",
+    quiet: bool = False,
+) -> list[str]:
+    """`ganforge anomaly fit`: load normal data, fit, save RUN/detector.pt; report lines."""
+    import numpy as np
+
+    from ganforge.apps.anomaly import DETECTOR_FILE, AnomalyDetector
+    from ganforge.data.inputs import load_inputs
+
+    if resolution is None:
+        resolution = 28 if data.split(":")[0] == "mnist" else 32
+    inputs = load_inputs(data, resolution, channels)
+    detector = AnomalyDetector(
+        method,
+        steps,
+        holdout=holdout,
+        fpr=fpr,
+        seed=seed,
+        resolution=resolution,
+        batch_size=batch_size,
+        device=device,
+        quiet=quiet,
+    )
+    detector._split(len(inputs.data))  # too little data: say so before training
+    detector.fit(inputs, run_dir=out)
+    n_held = len(detector.holdout_scores_)
+    what = f"{len(inputs.data)} {inputs.kind} samples" + (
+        f" x {len(inputs.columns or [])} columns" if inputs.kind == "table" else ""
+    )
+    return [
+        f"ganforge: fitted {method} on {what} ({len(inputs.data) - n_held} train, "
+        f"{n_held} held out) in {detector.config_.train.steps} steps",
+        f"ganforge: threshold {detector.threshold():.6g} at --fpr {fpr:g} "
+        f"(held-out normal scores: median {np.median(detector.holdout_scores_):.6g})",
+        f"ganforge: detector saved to {Path(out) / DETECTOR_FILE}",
+        f"ganforge: next: ganforge anomaly score {out} INPUT -o scores.csv",
+    ]
+
+
+def anomaly_score(
+    run: str | Path,
+    data: str,
+    out: str | Path,
+    fpr: float | None = None,
+    maps: str | Path | None = None,
+    device: str = "cpu",
+) -> list[str]:
+    """`ganforge anomaly score`: score a folder / CSV with a fitted run; write scores.csv."""
+    import csv
+
+    from ganforge.apps.anomaly import AnomalyDetector
+    from ganforge.data.inputs import load_inputs
+    from ganforge.images import write_maps
+    from ganforge.io_checks import check_writable
+
+    # Outputs are checked before any work, so scoring is never lost to an unwritable path.
+    out = check_writable(out, what="scores file", fix="choose a writable -o path")
+    if maps is not None:
+        maps = check_writable(
+            maps, folder=True, what="heat-map folder", fix="choose a writable --maps folder"
+        )
+    detector = AnomalyDetector.load(run, device)
+    threshold = detector.threshold(fpr)  # an impossible --fpr fails before any work
+    if maps is not None and detector.kind_ != "image":
+        raise GanforgeError("--maps draws heat maps of images; this detector scores tables")
+    if detector.kind_ == "image":
+        c, res = detector.config_.model.sample_shape[0], detector.config_.model.sample_shape[-1]
+        inputs = load_inputs(data, res, c)
+    else:
+        inputs = load_inputs(data)
+    if maps is not None:
+        scores, images, residuals = detector.score_and_maps(inputs)
+    else:
+        scores = detector.score(inputs)
+    flags = scores > threshold
+    key = "path" if detector.kind_ == "image" else "row"
+    try:  # the scores first: the heat maps are the secondary output
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(out, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow([key, "score", "anomaly"])
+            for name, score, flag in zip(inputs.names, scores, flags, strict=True):
+                writer.writerow([name, f"{score:.8g}", int(flag)])
+    except OSError as e:
+        raise GanforgeError(f"cannot write the scores ({e.strerror or e})", str(out)) from None
+    if maps is not None:
+        try:
+            write_maps(maps, inputs.names, images, residuals, detector.map_scale_)
+        except OSError as e:
+            raise GanforgeError(
+                f"cannot write the heat maps ({e.strerror or e}); the scores were written to {out}",
+                str(maps),
+                "choose a writable --maps folder",
+            ) from None
+    rate = detector.fpr if fpr is None else fpr
+    lines = [
+        f"ganforge: scored {len(scores)} inputs with {detector.method}; threshold "
+        f"{threshold:.6g} at --fpr {rate:g}; {int(flags.sum())} flagged as anomalies",
+        f"ganforge: scores written to {out}",
+    ]
+    if maps is not None:
+        lines.append(f"ganforge: heat maps written to {maps}/")
+    return lines
 
 
 # ---- the table -------------------------------------------------------------------------------

@@ -161,3 +161,30 @@ def unnamed_columns(columns: Sequence[str]) -> bool:
 def shown_names(columns: Sequence[str], shown: int = 5) -> str:
     more = f" and {len(columns) - shown} more" if len(columns) > shown else ""
     return ", ".join(columns[:shown]) + more
+
+
+def fitted_columns(inputs: Inputs, fitted: Sequence[str]) -> torch.Tensor:
+    """A table's values in the `fitted` column order (by name, any order; unnamed arrays by
+    position); a missing or extra column is one line naming it."""
+    given, data = list(inputs.columns or []), inputs.data
+    if unnamed_columns(fitted) or unnamed_columns(given):
+        if len(given) != len(fitted):
+            raise GanforgeError(
+                f"the input has {len(given)} columns, the detector was fitted on {len(fitted)}",
+                inputs.source,
+                "score a table with the fitted columns",
+            )
+        return data
+    if given == list(fitted):
+        return data
+    missing = [c for c in fitted if c not in given]
+    extra = [c for c in given if c not in fitted]
+    if missing or extra:
+        parts = [f"missing: {shown_names(missing)}"] if missing else []
+        parts += [f"not in the fit: {shown_names(extra)}"] if extra else []
+        raise GanforgeError(
+            f"the input's columns differ from the fit ({'; '.join(parts)})",
+            inputs.source,
+            "score a table with exactly the fitted columns",
+        )
+    return data[:, [given.index(c) for c in fitted]]  # same columns, another order
