@@ -79,6 +79,13 @@ def resize_images(images: torch.Tensor, resolution: int) -> torch.Tensor:
     return out.clamp(-1, 1)
 
 
+def bicubic_resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bicubic resize of (N, C, H, W) floats with a=-0.5 (PIL, MATLAB), antialiased when shrinking."""
+    # torch's antialiased path uses the a=-0.5 kernel at every scale (the plain path uses -0.75),
+    # and it is separable in float, with no 8-bit rounding between the passes.
+    return F.interpolate(x, size=size, mode="bicubic", align_corners=False, antialias=True)
+
+
 def convert_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
     """uint8 (N, C, H, W) to 1 channel (BT.601 luma, as PIL's "L") or 3 (grey repeated)."""
     if x.shape[1] == channels:

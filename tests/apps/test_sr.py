@@ -16,8 +16,9 @@ from ganforge.apps.sr import (
     upscale_tensor,
 )
 from ganforge.cli import main
-from ganforge.data.sr import bicubic_resize, downscale
+from ganforge.data.sr import downscale
 from ganforge.errors import GanforgeError
+from ganforge.images import bicubic_resize
 from ganforge.metrics.image_quality import psnr, ssim
 from ganforge.nets.srresnet import SRResNet
 from ganforge.tiling import blend_ramp as _ramp

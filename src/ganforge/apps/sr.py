@@ -28,14 +28,19 @@ from PIL import Image, ImageDraw
 
 from ganforge.data.folder import mirror_folder, relative_name, unreadable_image_error
 from ganforge.data.sr import (
-    bicubic_resize,
     decode_image,
     downscale,
     load_sr_images,
     to_channels,
 )
 from ganforge.errors import GanforgeError
-from ganforge.images import check_image_suffix, save_image, to_model_range, to_pixels
+from ganforge.images import (
+    bicubic_resize,
+    check_image_suffix,
+    save_image,
+    to_model_range,
+    to_pixels,
+)
 from ganforge.io_checks import check_writable
 from ganforge.metrics.image_quality import psnr, ssim
 from ganforge.sampling import TrainedGenerator, load_generator

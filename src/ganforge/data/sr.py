@@ -27,7 +27,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from ganforge.data.folder import (
@@ -40,14 +39,7 @@ from ganforge.data.folder import (
     unreadable_reason,
 )
 from ganforge.errors import GanforgeError
-from ganforge.images import to_model_range
-
-
-def bicubic_resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Bicubic resize of (N, C, H, W) floats with a=-0.5 (PIL, MATLAB), antialiased when shrinking."""
-    # torch's antialiased path uses the a=-0.5 kernel at every scale (the plain path uses -0.75),
-    # and it is separable in float, with no 8-bit rounding between the passes.
-    return F.interpolate(x, size=size, mode="bicubic", align_corners=False, antialias=True)
+from ganforge.images import bicubic_resize, to_model_range
 
 
 def downscale(hr: torch.Tensor, scale: int) -> torch.Tensor:
@@ -274,7 +266,6 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "SRDataset",
     "SRImage",
-    "bicubic_resize",
     "decode_image",
     "downscale",
     "load_sr_dataset",

@@ -40,9 +40,9 @@ from torch import nn
 
 from ganforge import objectives
 from ganforge.config import setting
-from ganforge.data.sr import bicubic_resize
 from ganforge.errors import GanforgeError
 from ganforge.families.base import Family, Logs, adversarial_d_terms
+from ganforge.images import bicubic_resize
 from ganforge.nets import srresnet
 
 _PREVIEW = 4  # LR/HR pairs kept for the training sample grids

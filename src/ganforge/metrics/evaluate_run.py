@@ -80,7 +80,7 @@ def evaluate_command(
     from ganforge.metrics import evaluate
     from ganforge.metrics.compare import prepare_comparison
     from ganforge.metrics.evaluate import check_metrics, result_lines
-    from ganforge.training.evaluation import default_extractor, default_reference
+    from ganforge.metrics.reference import default_extractor, default_reference
 
     chosen = check_metrics(metrics)
     if n is not None and n < 1:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ganforge.config import Config
 from ganforge.data.dataset import InMemoryDataset
 from ganforge.data.mnist import load_mnist
 from ganforge.errors import GanforgeError
@@ -186,3 +187,18 @@ def resolve_reference(reference: Reference, n: int | None = None) -> ReferenceSe
     if folder.suffix or "/" in spec or "\\" in spec:
         raise GanforgeError("no such file or folder", spec, fix)
     raise GanforgeError(f"unknown reference {spec!r}", fix=fix)
+
+
+def default_reference(config: Config) -> str:
+    """mnist:test for MNIST runs (a held-out split); '' = the training data otherwise."""
+    if config.eval.reference:
+        return config.eval.reference
+    return "mnist:test" if config.data.source.split(":")[0] == "mnist" else ""
+
+
+def default_extractor(config: Config) -> str:
+    """The shipped MNIST classifier for grey images, a seeded random conv net for colour."""
+    if config.eval.extractor:
+        return config.eval.extractor
+    shape = config.model.sample_shape
+    return "mnist" if len(shape) == 3 and shape[0] == 1 else "randconv"

@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganforge.data.sr import bicubic_resize
 from ganforge.errors import GanforgeError
+from ganforge.images import bicubic_resize
 from ganforge.nets.layers import discriminator_norm, flatten_logits, maybe_spectral_norm
 
 SCALES = (2, 3, 4, 8)

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from ganforge.config import Config
+from ganforge.metrics.reference import default_extractor, default_reference
 from ganforge.training.callbacks import Callback, MetricsLogger
 
 # Direction of each logged value: True when higher is better.
@@ -30,21 +31,6 @@ _FIRST_VALUE = {
     "pr": "precision",
     "dc": "coverage",
 }
-
-
-def default_reference(config: Config) -> str:
-    """mnist:test for MNIST runs (a held-out split); '' = the training data otherwise."""
-    if config.eval.reference:
-        return config.eval.reference
-    return "mnist:test" if config.data.source.split(":")[0] == "mnist" else ""
-
-
-def default_extractor(config: Config) -> str:
-    """The shipped MNIST classifier for grey images, a seeded random conv net for colour."""
-    if config.eval.extractor:
-        return config.eval.extractor
-    shape = config.model.sample_shape
-    return "mnist" if len(shape) == 3 and shape[0] == 1 else "randconv"
 
 
 def evaluate_trainer(trainer, config: Config, extractor=None) -> dict[str, Any]:
