@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ganforge.config import Config, merge
+from ganforge.config import Config
 from ganforge.errors import GanforgeError
 from ganforge.families.tabular import SpanActivation, TabularFamily
 from ganforge.tabular.sampler import ConditionSampler, TableDataset
@@ -104,9 +104,11 @@ class TabularGAN:
         if self.epochs < 1 or self.batch_size < 1:
             raise GanforgeError("epochs and batch_size must be positive")
         steps = self.epochs * max(1, n_rows // self.batch_size)
-        return merge(
-            Config(),
-            {
+        from ganforge.run import build_config  # the one config builder (defaults < these)
+
+        config, _ = build_config(
+            base=Config(),
+            overrides={
                 "data": {"source": "table"},
                 "model": {
                     "family": "tabular",
@@ -147,6 +149,7 @@ class TabularGAN:
                 },
             },
         )
+        return config
 
     def fit(
         self,
