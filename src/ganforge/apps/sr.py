@@ -26,7 +26,12 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from ganforge.data.folder import mirror_folder, relative_name, unreadable_image_error
+from ganforge.data.folder import (
+    check_folder_pass,
+    mirror_folder,
+    relative_name,
+    unreadable_image_error,
+)
 from ganforge.data.sr import (
     decode_image,
     downscale,
@@ -219,18 +224,7 @@ def upscale_path(
         # A grey file arrives as (H, W, 1) and comes back grey (see upscale).
         _save(upscale(model, pixels, tile=tile, overlap=overlap, context=context), target)
         report.written.append((file, target))
-    if report.skipped:
-        more = f" and {len(report.skipped) - 3} more" if len(report.skipped) > 3 else ""
-        warn(
-            f"ganforge: warning: skipped {len(report.skipped)} unreadable image file(s) in "
-            f"{source}: {', '.join(report.skipped[:3])}{more}; replace or remove them"
-        )
-    if not report.written:
-        raise GanforgeError(
-            f"none of the {len(pairs)} image files could be read",
-            str(source),
-            f"replace or remove the broken files (first: {'; '.join(report.skipped[:3])})",
-        )
+    check_folder_pass(report.skipped, len(report.written), len(pairs), source, warn)
     return report
 
 

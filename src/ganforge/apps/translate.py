@@ -22,7 +22,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ganforge.data.folder import mirror_folder, relative_name, unreadable_image_error
+from ganforge.data.folder import (
+    check_folder_pass,
+    mirror_folder,
+    relative_name,
+    unreadable_image_error,
+)
 from ganforge.data.sr import decode_image, to_channels
 from ganforge.errors import GanforgeError
 from ganforge.families.pix2pix import TranslationFamily
@@ -235,18 +240,7 @@ def translate_files(
             model, pixels, direction, device, tile=tile, overlap=overlap, context=context
         )
         report.written.append(save_image(to_uint8(image)[0], target))
-    if report.skipped:
-        more = f" and {len(report.skipped) - 3} more" if len(report.skipped) > 3 else ""
-        warn(
-            f"ganforge: warning: skipped {len(report.skipped)} unreadable image file(s) in "
-            f"{source}: {', '.join(report.skipped[:3])}{more}; replace or remove them"
-        )
-    if not report.written:
-        raise GanforgeError(
-            f"none of the {len(pairs)} image files could be read",
-            str(source),
-            f"replace or remove the broken files (first: {'; '.join(report.skipped[:3])})",
-        )
+    check_folder_pass(report.skipped, len(report.written), len(pairs), source, warn)
     return report
 
 

@@ -340,6 +340,34 @@ def unreadable_image_error(file: str | os.PathLike, reason: str) -> GanforgeErro
     )
 
 
+def open_image(file: str | os.PathLike) -> tuple[Image.Image, bool]:
+    """The first frame of an image file, decoded and brought to L, RGB or F (normalise_mode):
+    (image, is_grey). Raises one of DECODE_ERRORS when the file cannot be read."""
+    with Image.open(file) as im:
+        im.seek(0)
+        im.load()
+        return normalise_mode(im)
+
+
+def check_folder_pass(
+    skipped: list[str], written: int, total: int, source: Path, warn: Callable[[str], None]
+) -> None:
+    """After a command's pass over a folder of images: one warning naming the first unreadable
+    files (``skipped``: "name (reason)"), an error when none of the ``total`` could be read."""
+    if skipped:
+        more = f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""
+        warn(
+            f"ganforge: warning: skipped {len(skipped)} unreadable image file(s) in "
+            f"{source}: {', '.join(skipped[:3])}{more}; replace or remove them"
+        )
+    if not written:
+        raise GanforgeError(
+            f"none of the {total} image files could be read",
+            str(source),
+            f"replace or remove the broken files (first: {'; '.join(skipped[:3])})",
+        )
+
+
 def mirror_folder(source: Path, output: Path) -> list[tuple[Path, Path]]:
     """(input, output) pairs for a command that writes one image per image file of folder
     ``source`` into folder ``output`` (sub-paths and names kept), checked before any work."""

@@ -272,7 +272,7 @@ def load_side_by_side(
     """Pairs from single images holding A on the left half and B on the right half."""
     from ganforge.data.folder import (
         DECODE_ERRORS,
-        normalise_mode,
+        open_image,
         relative_name,
         resize_square,
         scan_images,
@@ -285,10 +285,7 @@ def load_side_by_side(
     names, odd, bad = [], [], []
     for file in files:
         try:
-            with Image.open(file) as im:
-                im.seek(0)
-                im.load()
-                im, grey = normalise_mode(im)
+            im, grey = open_image(file)
         except DECODE_ERRORS as e:
             bad.append(f"{relative_name(file, root)} ({unreadable_reason(file, e)})")
             continue

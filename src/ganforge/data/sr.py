@@ -32,7 +32,7 @@ from PIL import Image
 from ganforge.data.folder import (
     DECODE_ERRORS,
     IMAGE_EXTENSIONS,
-    normalise_mode,
+    open_image,
     relative_name,
     scan_images,
     unreadable_image_error,
@@ -52,10 +52,7 @@ def downscale(hr: torch.Tensor, scale: int) -> torch.Tensor:
 def decode_image(path: str | os.PathLike) -> tuple[np.ndarray, bool] | str:
     """(uint8 (H, W, 3) or (H, W, 1) pixels, is_grey) at full size, or why it cannot be read."""
     try:
-        with Image.open(path) as im:
-            im.seek(0)
-            im.load()
-            image, grey = normalise_mode(im)
+        image, grey = open_image(path)
     except DECODE_ERRORS as e:
         return unreadable_reason(path, e)
     pixels = np.asarray(image)

@@ -91,11 +91,17 @@ def _inception_score(p: Pass) -> dict:
     return {"is_mean": mean, "is_std": std}
 
 
-def _pick(*names: str) -> Callable[[Pass], dict]:
-    return lambda p: {k: v for k, v in p.prdc().items() if k in names}
+def _knn_metric(name: str, title: str, values: tuple[str, str]) -> Metric:
+    """precision/recall (pr) or density/coverage (dc): two figures of the one shared k-NN pass."""
+    return Metric(
+        name,
+        title,
+        lambda p: {k: v for k, v in p.prdc().items() if k in values},
+        lambda p: {f"{name}_k": getattr(p, f"{name}_k")},
+        notes={"knn_ball": "closed (<=), Euclidean"},
+        timing="prdc",
+    )
 
-
-_KNN = {"knn_ball": "closed (<=), Euclidean"}
 
 # The metrics in the order they are computed and reported.
 TABLE: dict[str, Metric] = {
@@ -128,22 +134,8 @@ TABLE: dict[str, Metric] = {
             },
             needs_logits=True,
         ),
-        Metric(
-            "pr",
-            "precision/recall",
-            _pick("precision", "recall"),
-            lambda p: {"pr_k": p.pr_k},
-            notes=_KNN,
-            timing="prdc",
-        ),
-        Metric(
-            "dc",
-            "density/coverage",
-            _pick("density", "coverage"),
-            lambda p: {"dc_k": p.dc_k},
-            notes=_KNN,
-            timing="prdc",
-        ),
+        _knn_metric("pr", "precision/recall", ("precision", "recall")),
+        _knn_metric("dc", "density/coverage", ("density", "coverage")),
     )
 }
 METRICS = tuple(TABLE)
