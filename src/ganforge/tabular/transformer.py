@@ -186,20 +186,14 @@ class TableTransformer:
         if len(frame) == 0:
             raise GanforgeError("the table has no rows")
         names = [str(c) for c in frame.columns]
-        if discrete_columns is not None:
-            unknown = [c for c in discrete_columns if c not in names]
+        for kind, given in (("discrete", discrete_columns), ("id", id_columns)):
+            unknown = [c for c in given or () if c not in names]
             if unknown:
                 raise GanforgeError(
-                    f"discrete column(s) {', '.join(map(repr, unknown))} not in the table",
+                    f"{kind} column(s) {', '.join(map(repr, unknown))} not in the table",
                     fix=f"columns are: {', '.join(names)}",
                 )
         if id_columns is not None:
-            unknown = [c for c in id_columns if c not in names]
-            if unknown:
-                raise GanforgeError(
-                    f"id column(s) {', '.join(map(repr, unknown))} not in the table",
-                    fix=f"columns are: {', '.join(names)}",
-                )
             both = [c for c in id_columns if discrete_columns and c in discrete_columns]
             if both:
                 raise GanforgeError(
