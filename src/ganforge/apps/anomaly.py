@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ganforge.apps.detector_file import DETECTOR_FILE, DETECTOR_FORMAT, METHODS
 from ganforge.config import Config, merge
 from ganforge.data.dataset import InMemoryDataset
 from ganforge.data.inputs import Inputs, as_inputs, fitted_columns, load_inputs
@@ -48,30 +49,10 @@ from ganforge.images import resize_images
 from ganforge.presets import FANOGAN_TRAIN, GANOMALY_TRAIN
 from ganforge.run import build_config
 
-# (re-exported: callers of the old names)
-__all__ = ["AnomalyDetector", "Inputs", "as_inputs", "load_inputs", "threshold_at"]
+# (the data helpers and the file format's names re-exported: callers of the old names)
+__all__ = ["DETECTOR_FILE", "DETECTOR_FORMAT", "METHODS", "AnomalyDetector", "Inputs"]
+__all__ += ["as_inputs", "load_inputs", "threshold_at"]
 
-METHODS = ("ganomaly", "fanogan")
-DETECTOR_FORMAT = "ganforge-anomaly"
-DETECTOR_FILE = "detector.pt"
-# What a detector file must hold, and its types (checked on load: never a KeyError later).
-_DETECTOR_ENTRIES = {
-    "method": str,
-    "config": dict,
-    "generator": dict,
-    "discriminator": dict,
-    "kind": str,
-    "input_shape": (list, tuple),
-    "resolution": (int, type(None)),
-    "columns": (list, type(None)),
-    "mean": (torch.Tensor, type(None)),
-    "std": (torch.Tensor, type(None)),
-    "holdout_scores": torch.Tensor,
-    "map_scale": (float, int, type(None)),
-    "fpr": (float, int),
-    "holdout": (float, int),
-    "seed": int,
-}
 MIN_TRAIN = 16  # normal samples left for training after the held-out split
 MIN_HOLDOUT = 10
 MAP_PERCENTILE = 99.0
@@ -362,81 +343,17 @@ class AnomalyDetector:
         """|x - x'| averaged over channels, (N, H, W), x' the method's reconstruction."""
         return self.score_and_maps(x)[2].numpy()
 
-    # ---- files -------------------------------------------------------------------------------
+    # ---- files (apps/detector_file.py) --------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         """Write the fitted detector (weights, config, calibration) to one torch file."""
-        from ganforge.training.checkpoint import FORMAT_VERSION, atomic_save
+        from ganforge.apps.detector_file import save_detector
 
         self._check_fitted()
-        state = {
-            "format": DETECTOR_FORMAT,
-            "format_version": FORMAT_VERSION,
-            "method": self.method,
-            "config": self.config_.to_dict(),
-            "generator": self.generator_.state_dict(),
-            "discriminator": self.discriminator_.state_dict(),
-            "kind": self.kind_,
-            "input_shape": list(self.input_shape_),
-            "resolution": getattr(self, "resolution_", None),
-            "columns": self.columns_,
-            "mean": self.mean_,
-            "std": self.std_,
-            "holdout_scores": torch.from_numpy(self.holdout_scores_),
-            "map_scale": self.map_scale_,
-            "fpr": self.fpr,
-            "holdout": self.holdout,
-            "seed": self.seed,
-        }
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_save(state, path)
-        return path
+        return save_detector(self, path)
 
     @classmethod
     def load(cls, run_or_file: str | Path, device: str = "cpu") -> AnomalyDetector:
         """A detector saved by `fit(run_dir=...)` or `save`: a run directory or detector file."""
-        from ganforge.training.checkpoint import load_file, rebuild
+        from ganforge.apps.detector_file import load_detector
 
-        path = Path(run_or_file)
-        if not path.exists():
-            raise GanforgeError("no such run directory or detector file", str(path))
-        if path.is_dir():
-            path = path / DETECTOR_FILE
-            if not path.is_file():
-                raise GanforgeError(
-                    "no anomaly detector in this run directory",
-                    str(path.parent),
-                    "fit one with `ganforge anomaly fit --data ... --run-dir RUN`",
-                )
-        state = load_file(path, (DETECTOR_FORMAT,), _DETECTOR_ENTRIES)
-        known = state["kind"] in ("image", "table") and state["method"] in METHODS
-        if not known:
-            raise GanforgeError(
-                f"damaged ganforge anomaly detector: kind {state['kind']!r}, method "
-                f"{state['method']!r}",
-                str(path),
-                "fit it again with `ganforge anomaly fit`",
-            )
-        detector = cls(
-            state["method"],
-            holdout=state["holdout"],
-            fpr=state["fpr"],
-            seed=state["seed"],
-            resolution=state["resolution"],
-            device=device,
-        )
-        detector.kind_, detector.input_shape_ = state["kind"], tuple(state["input_shape"])
-        detector.resolution_ = state["resolution"]
-        detector.columns_ = state["columns"]
-        detector.mean_, detector.std_ = state["mean"], state["std"]
-        detector.holdout_scores_ = state["holdout_scores"].numpy()
-        detector.map_scale_ = state["map_scale"]
-        detector.run_dir_ = path.parent
-        config = Config.from_dict(state["config"], str(path))
-        networks = (state["generator"], state["discriminator"])
-        # Rebuilt from the file's own config: a damaged one (or weights that do not fit it)
-        # is one line naming the file.
-        rebuild(
-            lambda: detector._use_networks(config, *networks), path, "a ganforge anomaly detector"
-        )
-        return detector
+        return load_detector(cls, run_or_file, device)
