@@ -204,3 +204,22 @@ def test_help_of_a_deprecated_spelling_is_hidden(capsys):
         build_parser().parse_args(["augment", "--help"])
     out = capsys.readouterr().out
     assert "--output" in out and "--out " not in out and "--out\n" not in out
+
+
+def test_train_run_dir_is_exact_and_bare_resume_continues_it(tmp_path, capsys):
+    run = tmp_path / "exact" / "here"
+    code, out, err = run_cli(capsys, "train", *TINY_DIGITS, "--run-dir", run)
+    assert code == 0, err
+    assert out.strip().splitlines()[-1] == str(run)
+    code, out, err = run_cli(
+        capsys, "train", *TINY_DIGITS, "--run-dir", run, "--resume", "--steps", 6
+    )
+    assert code == 0, err
+    assert "(now 6)" in out and out.strip().splitlines()[-1] == str(run)
+    code, out, err = run_cli(
+        capsys, "train", "--resume", tmp_path / "exact", "--steps", 8, "--quiet"
+    )
+    assert code == 0, err  # --resume PARENT: the newest run in it
+    assert f"using run {run}" in err and "(now 8)" in out
+    code, _, err = run_cli(capsys, "train", *TINY_DIGITS, "--run-dir", run, "--name", "x")
+    assert code == 2 and err.count("\n") == 1 and "--run-dir names the run directory" in err
