@@ -26,14 +26,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from ganforge.data.folder import (
-    check_folder_pass,
-    mirror_folder,
-    relative_name,
-    unreadable_image_error,
-)
+from ganforge.data.folder import check_folder_pass, mirror_folder
 from ganforge.data.sr import (
-    decode_image,
+    decoded_images,
     downscale,
     load_sr_images,
     to_channels,
@@ -213,14 +208,7 @@ def upscale_path(
         pairs = [(source, target)]
     else:
         pairs = mirror_folder(source, output)
-    for file, target in pairs:
-        decoded = decode_image(file)
-        if isinstance(decoded, str):
-            if source.is_file():
-                raise unreadable_image_error(file, decoded)
-            report.skipped.append(f"{relative_name(file, source)} ({decoded})")
-            continue
-        pixels, _ = decoded
+    for file, target, pixels in decoded_images(pairs, source, report.skipped):
         # A grey file arrives as (H, W, 1) and comes back grey (see upscale).
         _save(upscale(model, pixels, tile=tile, overlap=overlap, context=context), target)
         report.written.append((file, target))

@@ -22,13 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ganforge.data.folder import (
-    check_folder_pass,
-    mirror_folder,
-    relative_name,
-    unreadable_image_error,
-)
-from ganforge.data.sr import decode_image, to_channels
+from ganforge.data.folder import check_folder_pass, mirror_folder
+from ganforge.data.sr import decoded_images, to_channels
 from ganforge.errors import GanforgeError
 from ganforge.families.pix2pix import TranslationFamily
 from ganforge.images import (
@@ -228,14 +223,8 @@ def translate_files(
     channels = model.config.model.sample_shape[0]
     report = TranslateReport(str(model.source), direction, model.step)
     report.output = pairs[0][1] if source.is_file() else out
-    for file, target in pairs:
-        decoded = decode_image(file)
-        if isinstance(decoded, str):
-            if source.is_file():
-                raise unreadable_image_error(file, decoded)
-            report.skipped.append(f"{relative_name(file, source)} ({decoded})")
-            continue
-        pixels = torch.from_numpy(np.array(to_channels(decoded[0], channels))).permute(2, 0, 1)
+    for _, target, decoded in decoded_images(pairs, source, report.skipped):
+        pixels = torch.from_numpy(np.array(to_channels(decoded, channels))).permute(2, 0, 1)
         image = translate_image(
             model, pixels, direction, device, tile=tile, overlap=overlap, context=context
         )

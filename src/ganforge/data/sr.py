@@ -21,7 +21,7 @@ their LR versions, made on the fly by the standard degradation.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +47,22 @@ def downscale(hr: torch.Tensor, scale: int) -> torch.Tensor:
     h, w = hr.shape[-2] // scale, hr.shape[-1] // scale
     lr = bicubic_resize(hr.float(), (h, w))
     return lr.round_().clamp_(0, 255).to(torch.uint8)
+
+
+def decoded_images(
+    pairs: list[tuple[Path, Path]], source: Path, skipped: list[str]
+) -> Iterator[tuple[Path, Path, np.ndarray]]:
+    """(file, target, pixels) for each readable file of ``pairs`` (see decode_image): an
+    unreadable file is an error when ``source`` is that one file, else noted in ``skipped``
+    as "name (reason)" and passed over."""
+    for file, target in pairs:
+        decoded = decode_image(file)
+        if isinstance(decoded, str):
+            if source.is_file():
+                raise unreadable_image_error(file, decoded)
+            skipped.append(f"{relative_name(file, source)} ({decoded})")
+            continue
+        yield file, target, decoded[0]
 
 
 def decode_image(path: str | os.PathLike) -> tuple[np.ndarray, bool] | str:
