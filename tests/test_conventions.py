@@ -223,3 +223,24 @@ def test_train_run_dir_is_exact_and_bare_resume_continues_it(tmp_path, capsys):
     assert f"using run {run}" in err and "(now 8)" in out
     code, _, err = run_cli(capsys, "train", *TINY_DIGITS, "--run-dir", run, "--name", "x")
     assert code == 2 and err.count("\n") == 1 and "--run-dir names the run directory" in err
+
+
+def test_run_location_is_the_one_naming_rule(tmp_path, capsys):
+    from ganforge.errors import GanforgeError
+    from ganforge.run import run_location
+
+    assert run_location() == (None, False)
+    assert run_location("p", "n") == (str(Path("p") / "n"), False)
+    assert run_location(None, "n") == (str(Path("runs") / "n"), False)
+    assert run_location("p", None, default_name="d") == (str(Path("p") / "d"), False)
+    assert run_location(run_dir="x/y", resume="") == ("x/y", True)
+    run = _fake_run(tmp_path / "runs" / "a", 0)
+    assert run_location(resume=str(tmp_path / "runs")) == (str(run), True)
+    for bad in (
+        dict(out="p"),
+        dict(run_dir="x", name="n"),
+        dict(resume="r", out="p"),
+        dict(resume=""),
+    ):
+        with pytest.raises(GanforgeError):
+            run_location(**bad)

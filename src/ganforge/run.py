@@ -97,6 +97,38 @@ def resolve_run(path: str | Path, stream=None) -> str:
     return str(newest)
 
 
+def run_location(
+    out: str | None = None,
+    name: str | None = None,
+    run_dir: str | None = None,
+    resume: str | None = None,
+    default_name: str | None = None,
+) -> tuple[str | None, bool]:
+    """(run directory, resuming) from `--out PARENT --name NAME`, `--run-dir EXACT` and
+    `--resume [RUN]`, for commands whose run needs no config to be named: `--resume RUN` is the
+    run itself (a folder of runs: its newest); bare `--resume` ("") continues the run the other
+    flags name; `--out` without `--name` takes `default_name` (None: an error); no flag: None."""
+    if resume:
+        if run_dir or out or name:
+            raise GanforgeError(
+                "--resume RUN names the run", fix="drop --run-dir/--out/--name, or RUN"
+            )
+        return resolve_run(resume), True
+    if run_dir:
+        if out or name:
+            raise GanforgeError(
+                "--run-dir names the run directory exactly", fix="drop --out/--name, or --run-dir"
+            )
+        return str(run_dir), resume is not None
+    if out or name:
+        if not (name or default_name):
+            raise GanforgeError("--out needs --name", fix="e.g. --out runs --name NAME")
+        return str(Path(out or "runs") / (name or default_name)), resume is not None
+    if resume is not None:
+        raise GanforgeError("resume needs a run directory", fix="pass --run-dir DIR")
+    return None, False
+
+
 def build_config(
     base: Config | None = None,
     preset: str | None = None,

@@ -342,27 +342,23 @@ def add_anomaly(sub) -> None:
 
 
 def _anomaly_run_dir(args) -> str:
-    """--run-dir, or --out PARENT --name NAME; `--out RUN` alone is the old spelling of the run
-    directory (deprecated)."""
+    """--run-dir, or --out PARENT --name NAME (default name <method>-<time>); `--out RUN` alone
+    is the old spelling of the run directory (deprecated)."""
     import sys
     import time
-    from pathlib import Path
 
-    if args.run_dir:
-        if args.out or args.name:
-            raise GanforgeError(
-                "--run-dir names the run directory exactly", fix="drop --out/--name, or --run-dir"
-            )
-        return args.run_dir
-    if args.out and not args.name:
+    from ganforge.run import run_location
+
+    if args.out and not args.name and not args.run_dir:
         print(
             "ganforge: warning: `anomaly fit --out RUN` (the run directory) is deprecated "
             "(removed in the next release): use --run-dir RUN, or --out PARENT --name NAME",
             file=sys.stderr,
         )
         return args.out
-    name = args.name or f"{args.method}-{time.strftime('%Y%m%d-%H%M%S')}"
-    return str(Path(args.out or "runs") / name)
+    default = f"{args.method}-{time.strftime('%Y%m%d-%H%M%S')}"
+    run_dir, _ = run_location(args.out, args.name, args.run_dir, None, default)
+    return run_dir or str(Path("runs") / default)
 
 
 def run_anomaly(args) -> int:

@@ -220,29 +220,10 @@ def _check_writable(path: Path) -> None:
 
 
 def _fit_run_dir(args: argparse.Namespace) -> tuple[str | None, bool]:
-    """(the run directory the fit keeps, whether it resumes): --run-dir, --out/--name, or
-    --resume RUN (a run, or a folder of runs: the newest); none: nothing is kept."""
-    from ganforge.run import resolve_run
+    """(the run directory the fit keeps, whether it resumes); none given: nothing is kept."""
+    from ganforge.run import run_location
 
-    if args.resume:  # --resume RUN
-        if args.run_dir or args.out or args.name:
-            raise GanforgeError(
-                "--resume RUN names the run", fix="drop --run-dir/--out/--name, or RUN"
-            )
-        return resolve_run(args.resume), True
-    if args.run_dir:
-        if args.out or args.name:
-            raise GanforgeError(
-                "--run-dir names the run directory exactly", fix="drop --out/--name, or --run-dir"
-            )
-        return args.run_dir, args.resume is not None
-    if args.out or args.name:
-        if not args.name:
-            raise GanforgeError("--out needs --name for a tabular fit", fix="e.g. --name adult")
-        return str(Path(args.out or "runs") / args.name), args.resume is not None
-    if args.resume is not None:
-        raise GanforgeError("resume needs a run directory", fix="pass --run-dir DIR")
-    return None, False
+    return run_location(args.out, args.name, args.run_dir, args.resume)
 
 
 def _public_metadata(path: str | None) -> dict | None:
