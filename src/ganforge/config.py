@@ -26,7 +26,6 @@ from typing import Any
 import tomli_w
 import tomllib
 
-from ganforge.commandline import on_off  # a leaf: argparse helpers only
 from ganforge.errors import GanforgeError
 
 
@@ -465,6 +464,16 @@ def merge(config: Config, overrides: dict[str, dict[str, Any]]) -> Config:
 
 
 # ---- the train flags ---------------------------------------------------------------------------
+
+
+def on_off(text: str) -> bool:
+    """A switch value: on/off (also true/false, yes/no, 1/0)."""
+    value = text.strip().lower()
+    if value in ("on", "true", "yes", "1"):
+        return True
+    if value in ("off", "false", "no", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected on or off, got {text!r}")
 
 
 _FLAG_TYPES: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "str": str}
