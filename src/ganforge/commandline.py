@@ -22,17 +22,10 @@ import re
 import sys
 from pathlib import Path
 
+# The one switch parser lives with the typed settings (config imports no torch: still light).
+from ganforge.config import on_off  # noqa: F401 - one of this module's helpers (cl.on_off)
+
 STDOUT = "-"  # `--json -`: the JSON goes to stdout
-
-
-def on_off(text: str) -> bool:
-    """A switch value: on/off (also true/false, yes/no, 1/0)."""
-    value = text.strip().lower()
-    if value in ("on", "true", "yes", "1"):
-        return True
-    if value in ("off", "false", "no", "0"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected on or off, got {text!r}")
 
 
 def finite_float(text: str) -> float:
