@@ -63,9 +63,9 @@ MNIST_AUGMENT: dict[str, Any] = {"augment_shift": 0.0625}
 FANOGAN_TRAIN: dict[str, Any] = {
     **WGANGP_TRAIN,
     "steps": 3000,
-    "fanogan_gan_steps": 2000,
     "collapse_ratio": 0.0,
 }
+FANOGAN_SETTINGS: dict[str, Any] = {"gan_steps": 2000}  # [fanogan]: the WGAN phase, then E
 
 # The 2-D toy GANs' networks and schedule, shared by ring-vanilla, grid-mbstd-pack and ring-cgan.
 TOY_MODEL: dict[str, Any] = {"arch": "mlp", "latent_dim": 8, "g_width": 128, "d_width": 128}
@@ -311,6 +311,7 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
                 "d_width": 32,
                 "d_norm": "none",
             },
+            "fanogan": dict(FANOGAN_SETTINGS),
             "train": {
                 **FANOGAN_TRAIN,
                 "log_every": 100,

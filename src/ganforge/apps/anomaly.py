@@ -46,7 +46,7 @@ from ganforge.data.dataset import InMemoryDataset
 from ganforge.data.inputs import Inputs, as_inputs, fitted_columns, load_inputs
 from ganforge.errors import GanforgeError
 from ganforge.images import resize_images
-from ganforge.presets import FANOGAN_TRAIN, GANOMALY_TRAIN
+from ganforge.presets import FANOGAN_SETTINGS, FANOGAN_TRAIN, GANOMALY_TRAIN
 from ganforge.run import build_config
 
 # (the data helpers and the file format's names re-exported: callers of the old names)
@@ -71,6 +71,7 @@ TABLE_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
     "fanogan": {
         "model": {"family": "fanogan", **_TABLE_COMMON, "d_norm": "none"},
         "train": {**FANOGAN_TRAIN},
+        "fanogan": dict(FANOGAN_SETTINGS),
     },
 }
 
