@@ -164,6 +164,19 @@ def test_a_folder_of_runs_stands_for_its_newest(tmp_path, capsys):
     assert capsys.readouterr().err == ""
 
 
+def test_runs_in_sub_folders_count_too(tmp_path, capsys):
+    """`ganforge sample runs/` after `train --out runs/mnist`: the newest run two levels down;
+    a run's own sub-folders (a run saved inside another) are not searched."""
+    _fake_run(tmp_path / "runs" / "mnist" / "a", 50)
+    newest = _fake_run(tmp_path / "runs" / "digits" / "b", 5)
+    inner = _fake_run(tmp_path / "runs" / "mnist" / "a" / "inner", 1)
+    assert resolve_run(tmp_path / "runs") == str(newest)
+    assert "newest of 2 runs" in capsys.readouterr().err
+    assert inner.is_dir()
+    _fake_run(tmp_path / "deep" / "1" / "2" / "3" / "run", 1)  # four levels down: not found
+    assert resolve_run(tmp_path / "deep") == str(tmp_path / "deep")
+
+
 def test_sample_after_train_out_parent_works(tmp_path, capsys):
     """`ganforge train --out runs/mnist` then `ganforge sample runs/mnist` (it failed before)."""
     parent = tmp_path / "runs" / "digits"

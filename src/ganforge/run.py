@@ -88,13 +88,27 @@ def resolve_run(path: str | Path, stream=None) -> str:
     folder = Path(path)
     if not folder.is_dir() or is_run(folder):
         return str(path)
-    runs = [child for child in folder.iterdir() if is_run(child)]
+    runs = _runs_below(folder, depth=3)  # `runs/` after `train --out runs/mnist` too
     if not runs:
         return str(path)
     newest = max(runs, key=lambda r: (_run_mtime(r), r.name))
     more = f" (newest of {len(runs)} runs)" if len(runs) > 1 else ""
     print(f"ganforge: using run {newest}{more}", file=stream or sys.stderr)
     return str(newest)
+
+
+def _runs_below(folder: Path, depth: int) -> list[Path]:
+    """The runs in a folder and in its sub-folders, up to `depth` levels down (a run's own
+    sub-folders are not searched)."""
+    found = []
+    for child in sorted(folder.iterdir()):
+        if not child.is_dir() or child.name.startswith("."):
+            continue
+        if is_run(child):
+            found.append(child)
+        elif depth > 1:
+            found += _runs_below(child, depth - 1)
+    return found
 
 
 def run_location(
