@@ -173,6 +173,10 @@ def test_eval_run_and_direct(trained, tmp_path, capsys):
     )
     assert code == 0
     assert abs(json.loads((tmp_path / "r.json").read_text())["fid"]) < 1e-6  # identical sets
+    # --json -: stdout is the JSON alone (the figures go to stderr), so it pipes into a parser
+    code, out, err = run_cli(capsys, "eval", trained, "-n", 200, "--metrics", "fid", "--json", "-")
+    assert code == 0 and json.loads(out)["protocol"]["n_fake"] == 200
+    assert "fid " in err and "evaluated" in err
 
 
 def test_eval_bad_input(trained, tmp_path, capsys):

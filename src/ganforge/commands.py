@@ -267,7 +267,9 @@ def cmd_eval(args) -> int:
         device=args.device,
         json_path=args.json,
     )
-    print("\n".join(outcome.lines))
+    # `--json -`: stdout holds the JSON alone (pipe it to a parser); the figures go to stderr
+    to_stderr = outcome.json_path == cl.STDOUT
+    print("\n".join(outcome.lines), file=sys.stderr if to_stderr else sys.stdout)
     write_json(save_result, outcome.result, outcome.json_path)
     return 0
 

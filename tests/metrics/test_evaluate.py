@@ -189,5 +189,8 @@ def test_result_lines_explain_every_figure():
     entropy = next(line for line in lines if line.startswith("class_entropy_bits"))
     assert "3.32 bits" in entropy and "every class equally often" in entropy
     under = next(line for line in lines if line.startswith("classes_under_half"))
-    assert under.endswith(": 3, 8") and "half as often" in under
+    assert under.endswith(": 3, 8") and "half as often as 1/classes" in under
+    result["protocol"] = {"class_expected_share": "reference histogram under the same classifier"}
+    under = next(line for line in result_lines(result) if line.startswith("classes_under_half"))
+    assert "half as often as in the reference (same classifier)" in under
     assert result_lines({"fid": 1.0, "seconds": 2.0})[0].split()[:2] == ["fid", "1.0000"]

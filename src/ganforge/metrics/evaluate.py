@@ -427,14 +427,16 @@ FIGURES = {
     "coverage": "share of reals whose nearest fake is inside their ball (higher is better)",
     "class_entropy_bits": "entropy of the classes the classifier sees in the fakes; the maximum, "
     "log2(classes) = {max_bits:.2f} bits, means every class equally often",
-    "classes_under_half": "classes generated less than half as often as 1/classes (0 is best; a "
-    "dropped class is a sign of mode collapse){names}",
+    "classes_under_half": "classes generated less than half as often as {expected} (0 is "
+    "best; a dropped class is a sign of mode collapse){names}",
 }
 
 
 def result_lines(result: dict) -> list[str]:
     """One console line per reported figure: name, value, and what it means."""
+    by_reference = "reference" in str(result.get("protocol", {}).get("class_expected_share", ""))
     fill = {
+        "expected": "in the reference (same classifier)" if by_reference else "1/classes",
         "max_bits": result.get("class_entropy_max_bits", float("nan")),
         "names": (
             f": {', '.join(map(str, result['classes_under_half_names']))}"
