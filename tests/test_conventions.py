@@ -257,3 +257,20 @@ def test_run_location_is_the_one_naming_rule(tmp_path, capsys):
     ):
         with pytest.raises(GanforgeError):
             run_location(**bad)
+
+
+def test_commands_other_than_train_parse_without_torch():
+    """`ganforge presets` / `--help` answer at once: only the train flags need torch (they come
+    from the family settings); the full parser still has them."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from ganforge.cli import main\n"
+        "main(['presets'])\n"
+        "print('TORCH', 'torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "TORCH False" in out.stdout, out.stdout + out.stderr
+    train = build_parser()._subparsers._group_actions[0].choices["train"]
+    assert any("--lr-g" in a.option_strings for a in train._actions)

@@ -17,6 +17,7 @@ import sys
 from ganforge import commandline as cl
 from ganforge.apps.commands import VERBS as APP_VERBS
 from ganforge.commandline import finite_float as _finite_float  # noqa: F401 - tests walk by it
+from ganforge.commands import TRAIN_HELP
 from ganforge.commands import VERBS as CORE_VERBS
 from ganforge.errors import GanforgeError
 
@@ -39,8 +40,10 @@ how to resume; an internal error exits 3 and names its crash log.
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser (also used to document the CLI)."""
+def build_parser(train_flags: bool = True) -> argparse.ArgumentParser:
+    """The full argument parser (also used to document the CLI). `train_flags=False` leaves out
+    the train command's flags, which come from the family settings and so import torch (~1.5 s):
+    a command other than `train` parses at once."""
     from ganforge import __version__
 
     parser = cl.Parser(
@@ -57,8 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
         "default: off)",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    for add, _ in VERBS.values():
-        add(sub)
+    for name, (add, _) in VERBS.items():
+        if name == "train" and not train_flags:
+            sub.add_parser("train", help=TRAIN_HELP)  # listed in --help, never parsed
+        else:
+            add(sub)
     cl.finite_floats(parser)
     return parser
 
@@ -81,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = [a for a in argv if a != "--debug"]
     try:
         try:
-            args = build_parser().parse_args(argv)
+            args = build_parser(train_flags=argv[:1] == ["train"]).parse_args(argv)
         except SystemExit as e:  # a usage error (printed as one line), --help or --version
             return e.code if isinstance(e.code, int) else 2
         args.argv = argv

@@ -14,11 +14,12 @@ from ganforge.errors import GanforgeError
 RUN_HELP = "a run directory, a folder of runs (the newest is used), or a generator/checkpoint file"
 
 
+TRAIN_HELP = "train a GAN (default: DCGAN on the embedded 8x8 digits, 1,500 steps)"
+
+
 def _add_train(sub) -> None:
     p = sub.add_parser(
-        "train",
-        help="train a GAN (default: DCGAN on the embedded 8x8 digits, 1,500 steps)",
-        description="Train a GAN. Flags override --preset / --config.",
+        "train", help=TRAIN_HELP, description="Train a GAN. Flags override --preset / --config."
     )
     p.add_argument(
         "--preset", help="a named preset (see `ganforge presets`; default: digits-dcgan)"
