@@ -20,6 +20,7 @@ from ganforge.training.callbacks import Callback
 from ganforge.training.checkpoint import load_file
 from ganforge.training.loop import Trainer, TrainingInterrupted
 from tests.cli_helpers import TINY_DIGITS
+from tests.state_helpers import assert_same_state
 
 
 class SignalAt(Callback):
@@ -48,22 +49,6 @@ def _config(tiny, name, steps=8, **train):
     return config
 
 
-def _assert_equal(a, b, path="state"):
-    """Nested dicts/lists of tensors and plain values are equal, tensors bit for bit."""
-    if isinstance(a, torch.Tensor):
-        assert isinstance(b, torch.Tensor) and torch.equal(a, b), path
-    elif isinstance(a, dict):
-        assert a.keys() == b.keys(), path
-        for key in a:
-            _assert_equal(a[key], b[key], f"{path}.{key}")
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            _assert_equal(x, y, f"{path}[{i}]")
-    else:
-        assert a == b, path
-
-
 def _assert_same_state(a: dict, b: dict) -> None:
     """Two checkpoints hold the same trajectory: everything but the run's name and the clock
     (weights, EMA, optimisers, RNG, data order, monitor, and the logged means, also those of
@@ -76,7 +61,7 @@ def _assert_same_state(a: dict, b: dict) -> None:
         ]
         return state
 
-    _assert_equal(trajectory(a), trajectory(b))
+    assert_same_state(trajectory(a), trajectory(b))
 
 
 @pytest.fixture

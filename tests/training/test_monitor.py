@@ -17,6 +17,7 @@ from ganforge.run import train
 from ganforge.training.checkpoint import load_file
 from ganforge.training.loop import Trainer
 from ganforge.training.monitor import HealthMonitor, RollbackNeeded, cpu_copy, window_for
+from tests.state_helpers import assert_same_state
 
 
 def _poison(monkeypatch, at_step: int, times: int = 1) -> list[int]:
@@ -33,22 +34,6 @@ def _poison(monkeypatch, at_step: int, times: int = 1) -> list[int]:
 
     monkeypatch.setattr(Trainer, "train_step", poisoned)
     return fired
-
-
-def _assert_same(a, b, path="state"):
-    """Nested dicts/lists of tensors and plain values are equal, tensors bit for bit."""
-    if isinstance(a, torch.Tensor):
-        assert isinstance(b, torch.Tensor) and torch.equal(a, b), path
-    elif isinstance(a, dict):
-        assert a.keys() == b.keys(), path
-        for key in a:
-            _assert_same(a[key], b[key], f"{path}.{key}")
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            _assert_same(x, y, f"{path}[{i}]")
-    else:
-        assert a == b, path
 
 
 def _health(run_dir):
@@ -90,7 +75,7 @@ def test_rollback_restores_exactly_the_checkpointed_state(tiny):
         trainer.monitor.roll_back(trainer, RollbackNeeded("test problem"))
         now = cpu_copy(trainer.state_dict())
         for key in ("generator", "discriminator", "ema", "opt_g", "opt_d", "scaler", "rng"):
-            _assert_same(now[key], saved[key], key)
+            assert_same_state(now[key], saved[key], key)
         assert now["step"] == 4 and trainer.lr_scale == scale
         assert trainer.monitor.rollbacks == rollback
         assert now["history"][: len(saved["history"])] == saved["history"]
@@ -138,7 +123,7 @@ def test_healthy_run_is_never_rolled_back_and_monitor_changes_nothing(tiny):
     a = Trainer(tiny(train={"steps": 20, "checkpoint_every": 5}))
     b = Trainer(tiny(train={"steps": 20, "checkpoint_every": 5, "monitor": False}))
     a.fit(), b.fit()
-    _assert_same(a.generator.state_dict(), b.generator.state_dict())
+    assert_same_state(a.generator.state_dict(), b.generator.state_dict())
     assert b.monitor is None and b.fit()["health"] == "monitor off"
 
 
