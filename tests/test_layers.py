@@ -14,7 +14,7 @@ LAYERS = [
     ["__main__", "cli"],
     ["apps", "commands"],
     ["commandline"],
-    ["tabular"],
+    ["tabular", "series"],
     ["run"],
     ["sampling"],
     ["training"],

@@ -9,7 +9,7 @@ import argparse
 from pathlib import Path
 
 from ganforge import commandline as cl
-from ganforge.apps import tabular
+from ganforge.apps import series_cli, tabular
 from ganforge.errors import GanforgeError
 
 RUN_HELP = "a run directory, a folder of runs (the newest is used), or a generator/checkpoint file"
@@ -521,4 +521,5 @@ VERBS = {
     "eval-sr": (add_eval_sr, run_eval_sr),
     "translate": (add_translate, run_translate),
     "tabular": (tabular.add_parser, tabular.run),
+    "series": (series_cli.add_series_parser, series_cli.run),
 }
