@@ -10,6 +10,7 @@ from ganforge.families.cyclegan import CycleGANFamily, CycleGANSettings
 from ganforge.families.fanogan import FAnoGANFamily, FAnoGANSettings
 from ganforge.families.ganomaly import GANomalyFamily, GANomalySettings
 from ganforge.families.pix2pix import Pix2PixFamily, Pix2PixSettings
+from ganforge.families.series import SeriesFamily
 from ganforge.families.srgan import SRGANFamily, SRGANSettings
 from ganforge.families.tabular import TabularFamily
 from ganforge.families.unconditional import UnconditionalFamily
@@ -23,6 +24,7 @@ FAMILIES: dict[str, type[Family]] = {
     "pix2pix": Pix2PixFamily,
     "cyclegan": CycleGANFamily,
     "tabular": TabularFamily,
+    "series": SeriesFamily,
 }
 
 # Family name -> the settings dataclass its module declares: the config's `[name]` table

@@ -37,6 +37,7 @@ KINDS = {
     GENERATOR_FORMAT: "a ganforge generator (generator.pt)",
     "ganforge-tabular": "a ganforge tabular model (for `ganforge tabular sample`)",
     "ganforge-anomaly": "a ganforge anomaly detector (for `ganforge anomaly score`)",
+    "ganforge-series": "a ganforge series model (for `ganforge series sample`)",
 }
 _NOUNS = {
     (FORMAT, GENERATOR_FORMAT): "a ganforge checkpoint or model",
