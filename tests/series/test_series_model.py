@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from ganforge.cli import main
+from ganforge.errors import GanforgeError
 from ganforge.series import TimeSeriesGAN
 from ganforge.series.data import decode, windows_of
 
@@ -118,7 +119,7 @@ def test_fit_keeps_a_run_that_resumes(data, tmp_path):
     run = tmp_path / "run"
     TimeSeriesGAN(max_steps=4, **SMALL).fit(data, 24, "id", run_dir=run)
     assert (run / "checkpoints" / "last.pt").is_file()
-    with pytest.raises(Exception, match="already holds a fit"):
+    with pytest.raises(GanforgeError, match="already holds a fit"):
         TimeSeriesGAN(max_steps=4, **SMALL).fit(data, 24, "id", run_dir=run)
     more = TimeSeriesGAN(max_steps=6, **SMALL).fit(data, 24, "id", run_dir=run, resume=True)
     assert more.summary["steps"] == 6
