@@ -586,3 +586,40 @@ def report_lines(
     hint = NEXT_STEP.get(config.model.family, "sample {} -n 64 -o grid.png").format(run_dir)
     lines.append(f"ganforge: next: ganforge {hint}")
     return lines, None
+
+
+def train_model(
+    config: Config,
+    dataset,
+    family,
+    run_dir: str | Path | None,
+    resume: bool,
+    command: str,
+    quiet: bool = False,
+    console: bool = True,
+):
+    """An app model's fit (tabular, series) on the run layer: in memory, or in `run_dir`
+    (created and locked only now: a bad input before leaves no folder); an interrupt says how to
+    continue (`command` is the verb, e.g. `ganforge tabular fit`), or that nothing was kept.
+    Returns the fitted Trainer."""
+    from ganforge.training.loop import TrainingInterrupted
+
+    if run_dir is None:
+        try:
+            return train_in_memory(config, dataset, family, quiet, console=console)
+        except TrainingInterrupted as e:
+            raise GanforgeError(
+                f"interrupted at step {e.step}",
+                "in memory",
+                "nothing was kept: fit again (--run-dir DIR keeps checkpoints --resume continues)",
+                exit_code=130,
+            ) from None
+    return train_run(
+        config,
+        resume=run_dir if resume else None,
+        quiet=quiet,
+        dataset=dataset,
+        family=family,
+        resume_command=f"the same `{command}` --run-dir {run_dir} --resume",
+        console=console,
+    )

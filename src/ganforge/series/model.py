@@ -162,28 +162,18 @@ class TimeSeriesGAN:
         return self
 
     def _train(self, config, dataset, family, run_dir, resume: bool):
-        from ganforge.run import train_in_memory, train_run
-        from ganforge.training.loop import TrainingInterrupted
+        """Train on the run layer (run.train_model): the fitted Trainer."""
+        from ganforge.run import train_model
 
-        if run_dir is None:
-            try:
-                return train_in_memory(config, dataset, family, self.quiet, console=self.verbose)
-            except TrainingInterrupted as e:
-                raise GanforgeError(
-                    f"interrupted at step {e.step}",
-                    "in memory",
-                    "nothing was kept: fit again (--run-dir DIR keeps checkpoints --resume "
-                    "continues)",
-                    exit_code=130,
-                ) from None
-        return train_run(
+        return train_model(
             config,
-            resume=run_dir if resume else None,
-            quiet=self.quiet,
-            dataset=dataset,
-            family=family,
-            resume_command=f"the same `ganforge series fit` --run-dir {run_dir} --resume",
-            console=self.verbose,
+            dataset,
+            family,
+            run_dir,
+            resume,
+            "ganforge series fit",
+            self.quiet,
+            self.verbose,
         )
 
     # ---- sampling ----------------------------------------------------------------------------

@@ -251,32 +251,19 @@ class TabularGAN:
                 column.rare_counts = [1] * len(column.rare_counts)
         return self
 
-    def _train(self, config: Config, dataset, family, run_dir, resume: bool):
-        """Train on the run layer: in memory, or in `run_dir` (created and locked only now: a
-        bad input before leaves no folder); an interrupt says how to continue, or that nothing
-        was kept. The fitted Trainer."""
-        from ganforge.run import train_in_memory, train_run
-        from ganforge.training.loop import TrainingInterrupted
+    def _train(self, config, dataset, family, run_dir, resume: bool):
+        """Train on the run layer (run.train_model): the fitted Trainer."""
+        from ganforge.run import train_model
 
-        if run_dir is None:
-            try:
-                return train_in_memory(config, dataset, family, self.quiet, console=self.verbose)
-            except TrainingInterrupted as e:
-                raise GanforgeError(
-                    f"interrupted at step {e.step}",
-                    "in memory",
-                    "nothing was kept: fit again (--run-dir DIR keeps checkpoints --resume "
-                    "continues)",
-                    exit_code=130,
-                ) from None
-        return train_run(
+        return train_model(
             config,
-            resume=run_dir if resume else None,
-            quiet=self.quiet,
-            dataset=dataset,
-            family=family,
-            resume_command=f"the same `ganforge tabular fit` --run-dir {run_dir} --resume",
-            console=self.verbose,
+            dataset,
+            family,
+            run_dir,
+            resume,
+            "ganforge tabular fit",
+            self.quiet,
+            self.verbose,
         )
 
     def _private_setup(self, sampler, matrix, spans, config, seed):
