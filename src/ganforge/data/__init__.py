@@ -1,4 +1,5 @@
-"""Datasets by spec string: `ring`, `grid`, `digits`, `mnist[:PATH]`, `folder:PATH`."""
+"""Datasets by spec string: `ring`, `grid`, `digits`, `mnist[:PATH]`, `stacked-mnist[:PATH]`,
+`folder:PATH`."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ DATA_SOURCES = {
     "digits": "scikit-learn's 1,797 8x8 digits, upscaled (embedded; labels 0-9)",
     "mnist[:PATH]": "MNIST's gzipped IDX files from PATH, $GANFORGE_DATA or the cache "
     "(`ganforge data get mnist`; labels 0-9)",
+    "stacked-mnist[:PATH]": "StackedMNIST: 60,000 seeded triples of MNIST train digits as R, G, B "
+    "(28x28x3; labels = the 1,000 modes 0-999)",
     "folder:PATH": "any folder of images, recursive; class subfolders become labels",
     # Image-to-image translation (data/paired.py): batches are (target B, source A).
     "paired:A_DIR,B_DIR": "image pairs matched by file name (or paired:AB_DIR, side by side)",
@@ -23,6 +26,10 @@ DATA_SOURCES = {
     "edges2digits[:test]": "MNIST edge maps -> digits (paired, built in)",
     "mnist2thick[:test]": "MNIST -> thickened digits (unpaired train, paired test; built in)",
     "grey2colour[:test]": "grey -> colour crops of the built-in photos (paired)",
+    # Clips for the video family (families/video.py loads them: data/moving_mnist.py, frames.py).
+    "moving-mnist[:PATH]": "two MNIST digits bouncing in 64x64, 20 frames, drawn on the fly "
+    "(MNIST from PATH or the usual search; moving-mnist:test = the fixed 10,000)",
+    "frames:DIR": "a user's clips: GIF/video files or folders of numbered frames",
 }
 _TRANSLATION_KINDS = ("paired", "unpaired", "edges2digits", "mnist2thick", "grey2colour")
 
@@ -36,6 +43,12 @@ def load_dataset(
         from ganforge.data.paired import load_translation_data
 
         return load_translation_data(source, resolution, channels, limit, warn)
+    if kind in ("moving-mnist", "frames"):
+        raise GanforgeError(
+            f"{kind} holds clips, which the video family trains on",
+            source,
+            "train with --family video (or --preset moving-mnist)",
+        )
     if kind == "ring":
         from ganforge.data.toys import load_ring
 
@@ -55,6 +68,10 @@ def load_dataset(
         if arg in ("train", "test"):
             split, arg = arg, ""
         dataset = load_mnist(arg or None, split)
+    elif kind == "stacked-mnist":
+        from ganforge.data.stacked_mnist import load_stacked_mnist
+
+        dataset = load_stacked_mnist(arg or None, limit)  # built only up to the limit
     elif kind == "folder":
         if not arg:
             raise GanforgeError("folder: needs a path", fix="use --data folder:PATH")

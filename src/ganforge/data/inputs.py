@@ -143,7 +143,7 @@ def load_inputs(spec: str, resolution: int = 32, channels: int = 0) -> Inputs:
         raise GanforgeError(
             "expected a folder of images or a .csv file", spec, "put the image(s) in a folder"
         )
-    if not path.exists() and kind not in ("mnist", "digits", "ring", "grid"):
+    if not path.exists() and kind not in ("mnist", "stacked-mnist", "digits", "ring", "grid"):
         raise GanforgeError(
             "no such file or folder", spec, "pass a folder of images, a .csv file, or csv:/folder:"
         )

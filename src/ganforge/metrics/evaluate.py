@@ -49,6 +49,11 @@ class Pass:
     kid_subset_size: int | None
     pr_k: int
     dc_k: int
+    # What was evaluated, for metrics that draw their own samples (stacked-modes).
+    source: Source | None = None
+    seed: int = 0
+    device: str = "cpu"
+    stacked_n: int = 0  # images stacked-modes classified
     _prdc: dict[str, float] | None = field(default=None, repr=False)
 
     def prdc(self) -> dict[str, float]:
@@ -67,7 +72,9 @@ class Metric:
     ``compute(pass) -> values`` and ``protocol(pass) -> entries``; ``notes`` are protocol
     entries shared with other metrics (written once, after every metric's own); ``timing``
     names the timer (shared by metrics computed together); ``needs_logits``: the extractor
-    must give class logits (IS), else the metric is skipped, or an error when asked for.
+    must give class logits (IS), else the metric is skipped, or an error when asked for;
+    ``by_default``: computed when no metrics are named (else only when asked for);
+    ``features``: reads the feature pass (stacked-modes classifies its own samples instead).
     """
 
     name: str
@@ -77,6 +84,8 @@ class Metric:
     notes: dict = field(default_factory=dict)
     timing: str = ""
     needs_logits: bool = False
+    by_default: bool = True
+    features: bool = True
 
 
 def _kid(p: Pass) -> dict:
@@ -89,6 +98,25 @@ def _inception_score(p: Pass) -> dict:
         raise RuntimeError(f"the {p.net.name} extractor returned no logits")
     mean, std = inception_score(p.fake_logits, DEFAULT_SPLITS)
     return {"is_mean": mean, "is_std": std}
+
+
+def _stacked_modes(p: Pass) -> dict:
+    """StackedMNIST modes: each channel of 26,000 samples (or every image given, up to that)
+    classified by the shipped MNIST classifier (metrics.modes)."""
+    from ganforge.metrics.modes import STACKED_SAMPLES, stacked_mode_coverage
+
+    source = _fake_source(p.source, p.seed, p.device)
+    given = isinstance(source, (torch.Tensor, np.ndarray))
+    p.stacked_n = min(p.n_fake, len(source)) if given else STACKED_SAMPLES
+    with _seeded_eval(p.source, p.seed, p.device):
+        result = stacked_mode_coverage(source, p.stacked_n, p.device)
+    return {k: result[k] for k in ("modes", "mode_kl", "modes_under_half")}
+
+
+def _stacked_protocol(p: Pass) -> dict:
+    from ganforge.metrics.modes import stacked_protocol
+
+    return stacked_protocol(p.stacked_n)
 
 
 def _knn_metric(name: str, title: str, values: tuple[str, str]) -> Metric:
@@ -136,6 +164,14 @@ TABLE: dict[str, Metric] = {
         ),
         _knn_metric("pr", "precision/recall", ("precision", "recall")),
         _knn_metric("dc", "density/coverage", ("density", "coverage")),
+        Metric(
+            "stacked-modes",
+            "StackedMNIST modes",
+            _stacked_modes,
+            _stacked_protocol,
+            by_default=False,
+            features=False,
+        ),
     )
 }
 METRICS = tuple(TABLE)
@@ -205,8 +241,9 @@ def _supported(metrics: tuple[str, ...] | None, net: Extractor) -> tuple[tuple[s
     """The metrics to compute and those skipped (with why), checked against the extractor."""
     no_logits = f"the {net.name} extractor has no class logits"
     unfit = () if net.num_classes else tuple(m for m in METRICS if TABLE[m].needs_logits)
-    if metrics is None:  # every metric this extractor supports
-        return tuple(m for m in METRICS if m not in unfit), {m: no_logits for m in unfit}
+    if metrics is None:  # every metric this extractor supports (opt-in ones aside)
+        chosen = tuple(m for m in METRICS if m not in unfit and TABLE[m].by_default)
+        return chosen, {m: no_logits for m in unfit}
     for name in unfit:
         if name in metrics:
             raise GanforgeError(
@@ -318,6 +355,10 @@ def evaluate(
     metrics, skipped = _supported(chosen, net)
     n_fake = _fake_count(generator_or_images, n)
 
+    if not any(TABLE[m].features for m in metrics):  # nothing reads the feature pass
+        return _without_features(
+            generator_or_images, metrics, n_fake, net, seed, device, extractor_choice, start
+        )
     ref = resolve_reference(reference, n_ref or n_fake)
     available = ref.count
     if n_ref is None:
@@ -362,6 +403,9 @@ def evaluate(
         kid_subset_size=kid_subset_size,
         pr_k=pr_k,
         dc_k=dc_k,
+        source=generator_or_images,
+        seed=seed,
+        device=device,
     )
     chosen_metrics = [TABLE[m] for m in METRICS if m in metrics]
     result: dict = {}
@@ -402,6 +446,43 @@ def evaluate(
     return result
 
 
+def _without_features(source, metrics, n_fake, net, seed, device, why, start) -> dict:
+    """Metrics that draw and judge their own samples (stacked-modes): no reference, no features."""
+    empty = torch.empty(0)
+    features = Pass(
+        fake=empty,
+        ref=empty,
+        fake_logits=None,
+        net=net,
+        metrics=metrics,
+        n_fake=n_fake,
+        n_ref=0,
+        kid_subsets=0,
+        kid_subset_size=None,
+        pr_k=0,
+        dc_k=0,
+        source=source,
+        seed=seed,
+        device=device,
+    )
+    result: dict = {}
+    timings: dict[str, float] = {}
+    chosen = [TABLE[m] for m in METRICS if m in metrics]
+    for metric in chosen:
+        tick = time.perf_counter()
+        result.update(metric.compute(features))
+        timings[metric.name] = time.perf_counter() - tick
+    protocol = {"seed": seed, "metrics": list(metrics), "ganforge": ganforge.__version__}
+    if why:
+        protocol["extractor_choice"] = why
+    for metric in chosen:
+        protocol.update(metric.protocol(features))
+    result["protocol"] = protocol
+    result["timings"] = {k: round(v, 3) for k, v in timings.items()}
+    result["seconds"] = time.perf_counter() - start
+    return result
+
+
 def save_result(result: dict, path: str | Path) -> Path:
     """Write an ``evaluate`` result as JSON, atomically (temporary file + rename): a failed write
     never leaves a torn file. Raises OSError when the place cannot be written."""
@@ -427,6 +508,9 @@ FIGURES = {
     "coverage": "share of reals whose nearest fake is inside their ball (higher is better)",
     "class_entropy_bits": "entropy of the classes the classifier sees in the fakes; the maximum, "
     "log2(classes) = {max_bits:.2f} bits, means every class equally often",
+    "modes": "StackedMNIST modes (digit triples) holding at least one sample, of 1,000",
+    "mode_kl": "KL(generated mode histogram || uniform) in nats (0 = every mode equally often)",
+    "modes_under_half": "modes generated less than half as often as 1/1,000 (0 is best)",
     "classes_under_half": "classes generated less than half as often as {expected} (0 is "
     "best; a dropped class is a sign of mode collapse){names}",
 }

@@ -39,7 +39,7 @@ def evaluate_toy(model, n: int | None, seed: int) -> EvalOutcome:
     import torch
 
     from ganforge.data import load_dataset
-    from ganforge.metrics.modes import mode_coverage
+    from ganforge.metrics.modes import TOY_PROTOCOL, mode_coverage
 
     data = load_dataset(model.config.data.source)
     if "centers" not in data.meta:
@@ -48,17 +48,33 @@ def evaluate_toy(model, n: int | None, seed: int) -> EvalOutcome:
             model.config.data.source,
             "evaluate image runs instead",
         )
+    n = n or 10_000
     result = mode_coverage(
-        model.sample(n or 10_000, seed=seed),
+        model.sample(n, seed=seed),
         torch.tensor(data.meta["centers"]),
         data.meta["std"],
     )
+    result["protocol"] = {"n_fake": n, "seed": seed, **TOY_PROTOCOL}
+    k = result["num_modes"]
+    shares = " ".join(f"{share:.3f}" for share in result["shares"])
     lines = [
         f"evaluated  {model.source} (step {model.step}) on {model.config.data.source}",
-        f"modes      {result['modes']} of {result['num_modes']}",
+        f"modes      {result['modes']} of {k}",
         f"high_quality {result['high_quality']:.4f}  (share within 3 std of a mode)",
+        f"mode_kl    {result['mode_kl']:.4f}  KL(mode shares || uniform), nats (0 = balanced)",
+        f"modes_under_half {result['modes_under_half']}  modes with < half their share "
+        f"(1/{k} = {1 / k:.3f}; 0 is best)",
+        f"shares     {shares}",
     ]
     return EvalOutcome(lines, result)
+
+
+def _stacked_defaults() -> tuple[str, ...]:
+    """A StackedMNIST run's metrics when none are named: its modes, then the default set."""
+    from ganforge.metrics.evaluate import METRICS, TABLE
+
+    defaults = (m for m in METRICS if TABLE[m].by_default and not TABLE[m].needs_logits)
+    return ("stacked-modes", *defaults)
 
 
 def evaluate_command(
@@ -103,6 +119,8 @@ def evaluate_command(
             outcome = evaluate_toy(trained, n, seed)
             outcome.json_path = json_path
             return outcome
+        if chosen is None and trained.config.data.source.split(":")[0] == "stacked-mnist":
+            chosen = _stacked_defaults()
         reference = ref or real or default_reference(trained.config)
         if not reference:  # the run's own training data
             from ganforge.data import load_dataset

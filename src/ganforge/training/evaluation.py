@@ -23,6 +23,8 @@ HIGHER_IS_BETTER = {
     "coverage": True,
     "modes": True,
     "high_quality": True,
+    "mode_kl": False,
+    "modes_under_half": False,
 }
 _FIRST_VALUE = {
     "fid": "fid",
@@ -30,6 +32,7 @@ _FIRST_VALUE = {
     "is": "is_mean",
     "pr": "precision",
     "dc": "coverage",
+    "stacked-modes": "mode_kl",
 }
 
 
@@ -44,7 +47,8 @@ def evaluate_trainer(trainer, config: Config, extractor=None) -> dict[str, Any]:
         result = mode_coverage(
             trainer.generate(n, g).cpu(), torch.tensor(meta["centers"]), meta["std"]
         )
-        return {"modes": result["modes"], "high_quality": result["high_quality"]}
+        keys = ("modes", "high_quality", "mode_kl", "modes_under_half")
+        return {key: result[key] for key in keys}
     from ganforge.metrics import evaluate
 
     k = config.model.num_classes if trainer.family.conditional else 0
@@ -86,7 +90,8 @@ def best_eval(evals: list[dict[str, Any]], metrics: str) -> dict[str, Any] | Non
 
 # The values an eval line shows, in this order (the rest stay in metrics.jsonl).
 _SHOWN = ("fid", "kid_mean", "is_mean", "precision", "recall", "density", "coverage")
-_SHOWN += ("class_entropy_bits", "classes_under_half", "modes", "high_quality")
+_SHOWN += ("class_entropy_bits", "classes_under_half", "modes", "high_quality", "mode_kl")
+_SHOWN += ("modes_under_half",)
 
 
 def eval_line(entry: dict[str, Any]) -> str:
