@@ -54,8 +54,7 @@ class DataConfig:
 
     source: str = setting(
         "digits",
-        "what to train on: ring, grid, digits, mnist[:PATH], folder:PATH, csv:FILE, paired:A,B, "
-        "unpaired:A,B, moving-mnist[:PATH], frames:DIR",
+        "what to train on: ring, grid, digits, mnist[:PATH], folder:PATH, csv:FILE, paired:A,B, unpaired:A,B",
         flag="--data",
     )
     resolution: int = setting(32, "image side in pixels (srgan: the HR crop)", flag="--resolution")
@@ -73,8 +72,7 @@ class ModelConfig:
 
     family: str = setting(
         "unconditional",
-        "model family: unconditional, conditional, srgan, pix2pix, cyclegan, ganomaly, fanogan, "
-        "video",
+        "model family: unconditional, conditional, srgan, pix2pix, cyclegan, ganomaly, fanogan",
         flag="--family",
     )
     arch: str = setting("dcgan", "mlp | dcgan", flag="--arch")

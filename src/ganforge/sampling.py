@@ -81,6 +81,36 @@ class TrainedGenerator:
             out.append(self.module(z) if y is None else self.module(z, y))
         return torch.cat(out).float().cpu()
 
+    @torch.no_grad()
+    def walk(
+        self,
+        seed_a: int,
+        seed_b: int,
+        steps: int = 8,
+        label: int | None = None,
+        truncation: float | None = None,
+    ) -> torch.Tensor:
+        """A latent walk: ``steps`` samples from seed_a's latent to seed_b's along the sphere
+        (slerp: every point keeps a Gaussian latent's norm), one class for a conditional run."""
+        if steps < 2:
+            raise GanforgeError(f"a walk needs at least 2 steps, got {steps}")
+        device = next(self.module.parameters()).device
+        ends = []
+        for seed in (seed_a, seed_b):
+            g = torch.Generator(device).manual_seed(int(seed))
+            z = self.family.sample_latent(1, device, g)
+            ends.append(z if truncation is None else truncate(z, truncation, g))
+        a, b = ends
+        omega = torch.acos((a / a.norm() * b / b.norm()).sum().clamp(-1 + 1e-7, 1 - 1e-7))
+        t = torch.linspace(0, 1, steps, device=device)[:, None]
+        z = (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
+        if not self.family.conditional:
+            if label is not None:
+                self.class_index(label)  # the one-line "unconditional" error
+            return self.module(z).float().cpu()
+        y = self._checked_labels(steps, torch.full((steps,), int(label or 0)))
+        return self.module(z, y.to(device)).float().cpu()
+
     def _checked_labels(self, n: int, labels: torch.Tensor | None) -> torch.Tensor:
         """Labels for n conditional samples: as given (checked), else cycling through the classes."""
         k = self.config.model.num_classes
