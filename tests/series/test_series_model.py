@@ -12,7 +12,7 @@ import torch
 from ganforge.cli import main
 from ganforge.errors import GanforgeError
 from ganforge.series import TimeSeriesGAN
-from ganforge.series.data import decode, windows_of
+from ganforge.series.data import SeriesEncoder
 
 SMALL = dict(batch_size=64, latent_dim=8, hidden=24, lr_g=3e-3, lr_d=3e-3, verbose=False)
 
@@ -59,11 +59,11 @@ def _passes(g: dict[str, float]) -> bool:
 
 
 def test_fit_on_sines_reaches_the_real_statistics(data, fitted):
-    real, _, _ = windows_of(data, 24, "id")
-    trained = gaps(real, fitted.sample_windows(1000, seed=1))
+    real = SeriesEncoder().fit(data, 24, "id")[0][..., :5]  # (the 5 features; then the mask)
+    trained = gaps(real, fitted.sample_windows(1000, seed=1)[..., :5])
     assert _passes(trained), trained
     untrained = TimeSeriesGAN(max_steps=1, **SMALL).fit(data, seq_len=24, sequence_key="id")
-    before = gaps(real, untrained.sample_windows(1000, seed=1))
+    before = gaps(real, untrained.sample_windows(1000, seed=1)[..., :5])
     assert not _passes(before), before  # the thresholds do measure training
 
 
@@ -79,20 +79,27 @@ def test_save_load_gives_identical_samples(fitted, tmp_path):
 
 def test_one_long_series_windows_invert_exactly():
     frame = pd.DataFrame({"x": np.arange(30.0) ** 2, "k": np.arange(30) % 4 - 1})
-    windows, meta, notes = windows_of(frame, 5)
-    assert windows.shape == (26, 5, 2) and not notes
-    assert windows.min() >= 0 and windows.max() <= 1
-    back = decode(windows[:1], meta)
+    encoder = SeriesEncoder()
+    windows, notes = encoder.fit(frame, 5)
+    assert windows.shape == (26, 5, 3) and not notes  # x, k, the mask
+    assert windows.min() >= 0 and windows.max() <= 1 and (windows[..., 2] == 1).all()
+    back = encoder.decode(windows[:1])
     pd.testing.assert_frame_equal(back[["x", "k"]], frame.iloc[:5].reset_index(drop=True))
     assert back["k"].dtype == frame["k"].dtype
+    again = SeriesEncoder.from_dict(encoder.to_dict()).decode(windows[3:4])
+    pd.testing.assert_frame_equal(again[["x", "k"]], frame.iloc[3:8].reset_index(drop=True))
 
 
-def test_short_entities_are_skipped_and_gaps_filled_with_notes():
+def test_short_entities_are_sequences_of_their_own_length_and_gaps_are_kept():
     frame = pd.DataFrame({"id": [0] * 6 + [1] * 3, "x": [1.0, np.nan, 3, 4, 5, 6, 7, 8, 9]})
-    windows, _, notes = windows_of(frame, 4, "id")
-    assert windows.shape == (3, 4, 1)  # entity 1 (3 rows) gives no window of 4
-    assert windows[0, 1, 0] == windows[0, 0, 0]  # the gap took the previous step's value
-    assert any("missing" in n for n in notes) and any("shorter" in n for n in notes)
+    encoder = SeriesEncoder()
+    windows, _ = encoder.fit(frame, 4, "id")
+    assert windows.shape[:2] == (4, 4)  # 3 windows of entity 0, entity 1 (3 rows) padded
+    mask = windows[..., encoder.meta["layout"]["features"]]
+    assert mask.sum(1).tolist() == [4, 4, 4, 3]
+    back = encoder.decode(windows)
+    assert back.groupby("sequence_id").size().tolist() == [4, 4, 4, 3]
+    assert back["x"].isna().tolist()[:5] == [False, True, False, False, True]  # the gap, twice
 
 
 def test_cli_csv_in_csv_out(tmp_path, capsys):

@@ -30,6 +30,17 @@ def add_fit(verbs) -> None:
         metavar="COLUMN",
         help="column naming each entity's sequence (default: none, the table is one series)",
     )
+    f.add_argument(
+        "--time-column",
+        metavar="COLUMN",
+        help="dates or numbers, one per step: rows sorted by it, its cadence kept in the output "
+        "(default: none, row order is time order)",
+    )
+    f.add_argument(
+        "--discrete",
+        metavar="A,B",
+        help="columns to learn as categories (text columns are anyway; default: none)",
+    )
     f.add_argument("--epochs", type=int, default=50, help="passes over the windows (default 50)")
     f.add_argument("--batch-size", type=int, default=128, help="windows per step (default 128)")
     f.add_argument("--hidden", type=int, default=48, help="GRU units of G and D (default 48)")
@@ -54,6 +65,13 @@ def add_sample(verbs) -> None:
     s.add_argument("-n", "--num", dest="n", type=int, default=1000, help="sequences (default 1000)")
     s.add_argument(
         "-o", "--output", required=True, metavar="SYNTH.csv", help="the CSV to write (required)"
+    )
+    s.add_argument(
+        "--where",
+        action="append",
+        metavar="COL=VALUE",
+        help="every sequence has this value of a discrete static attribute (repeat for several; "
+        "default: none)",
     )
     cl.add_seed(s, "the sequences")
     cl.add_device(s)
@@ -92,9 +110,19 @@ def fit(args: argparse.Namespace, out=None) -> int:
         quiet=args.quiet,
     )
     model.warn_notes = False  # printed below instead
-    model.fit(frame, args.seq_len, args.sequence_key, run_dir, resume, source=args.data)
-    columns = ", ".join(c["name"] for c in model.meta["columns"])
-    print(f"ganforge: continuous per-step columns: {columns}", file=out)
+    discrete = [c.strip() for c in (args.discrete or "").split(",") if c.strip()]
+    model.fit(
+        frame,
+        args.seq_len,
+        args.sequence_key,
+        run_dir,
+        resume,
+        source=args.data,
+        time_column=args.time_column,
+        discrete=discrete,
+    )
+    for line in model.decisions:
+        print(f"ganforge: {line}", file=out)
     for note in model.notes:
         print(f"ganforge: note: {note}", file=out)
     t = model.timings
@@ -117,11 +145,13 @@ def sample(args: argparse.Namespace, out=None) -> int:
         raise GanforgeError(f"-n {args.n}: the number of sequences must be at least 1")
     output = Path(args.output)
     _check_writable(output)
+    from ganforge.apps.tabular import _conditions
     from ganforge.io_checks import atomic_write
     from ganforge.series import TimeSeriesGAN
 
+    conditions = _conditions(args.where)
     model = TimeSeriesGAN.load(args.model, args.device)
-    frame = model.sample(args.n, seed=args.seed)
+    frame = model.sample(args.n, conditions=conditions, seed=args.seed)
     with atomic_write(output, newline="") as handle:
         frame.to_csv(handle, index=False)
     print(f"ganforge: wrote {args.n} sequences ({len(frame)} rows) to {output}", file=out)

@@ -1,12 +1,17 @@
 """`TimeSeriesGAN`: synthetic multivariate sequences on the one trainer (families/series.py).
 
-    model = TimeSeriesGAN(epochs=50).fit(frame, seq_len=24, sequence_key=None)
-    synthetic = model.sample(1000)  # long format: sequence_id, step, then the input's columns
+    model = TimeSeriesGAN(epochs=50).fit(
+        frame, seq_len=24, sequence_key="id", time_column="date", discrete=["state"]
+    )
+    synthetic = model.sample(1000, conditions={"region": "north"}, seed=0)
     model.save("model.gfs"); model = TimeSeriesGAN.load("model.gfs")
 
-The .gfs file is a torch file loadable with weights_only=True: a format name and version, the
-config, the columns' metadata (names, dtypes, min and max) as plain types and the generator's
-weights. It holds no training rows.
+`sample` returns the long format: sequence_id, step, then the input's columns (the key column
+aside) in their order and dtypes; `conditions` fix discrete static attributes (columns constant
+within each entity). The .gfs file is a torch file loadable with weights_only=True: a format name
+and version, the config, the encoder's metadata (ganforge.series.data.SeriesEncoder: column
+types, levels, ranges) as plain types and the generator's weights. It holds no training rows
+(category levels and the ranges of values aside).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import math
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,11 +29,11 @@ import torch
 from ganforge.config import Config
 from ganforge.errors import GanforgeError
 from ganforge.families.series import SeriesFamily
-from ganforge.series.data import decode, windows_of
+from ganforge.series.data import HIDDEN, SeriesEncoder
 from ganforge.training.checkpoint import read_torch_file
 
 FORMAT = "ganforge-series"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 class TimeSeriesGAN:
@@ -62,7 +68,9 @@ class TimeSeriesGAN:
         self.config: Config | None = None
         self.meta: dict | None = None
         self.generator: torch.nn.Module | None = None
+        self.encoder: SeriesEncoder | None = None
         self.notes: list[str] = []
+        self.decisions: list[str] = []
         self.warn_notes = True  # the data notes (gaps filled, sequences skipped) as warnings
         self.timings: dict[str, float] = {}
         self.summary: dict = {}
@@ -121,17 +129,27 @@ class TimeSeriesGAN:
         run_dir: str | Path | None = None,
         resume: bool = False,
         source: str | None = None,
+        time_column: str | None = None,
+        discrete: list[str] | None = None,
     ) -> TimeSeriesGAN:
-        """Learn the sequences of a long table (see ganforge.series.data for the windows).
+        """Learn the sequences of a long table (see ganforge.series.data for the columns).
 
-        `run_dir`: keep checkpoints there (and `resume` from its last one); `source`: where the
-        table came from (named in errors).
+        `sequence_key`: the column naming each entity (None: one long series); `time_column`:
+        dates or numbers, one per step; `discrete`: columns to learn as categories (text is
+        discrete anyway); `run_dir`: keep checkpoints there (and `resume` from its last one);
+        `source`: where the table came from (named in errors). `decisions` and `notes` say how
+        each column is modelled and what was changed (rows sorted, rare levels grouped).
         """
         from ganforge.data.dataset import InMemoryDataset
 
         t0 = time.perf_counter()
-        windows, meta, notes = windows_of(data, seq_len, sequence_key, source)
-        self.notes = notes
+        encoder = SeriesEncoder(seed=int(self.seed))
+        with warnings.catch_warnings(record=True):  # the notes say it (below, or printed)
+            warnings.simplefilter("always")
+            windows, notes = encoder.fit(
+                data, seq_len, sequence_key, time_column, discrete, where=source
+            )
+        self.notes, self.decisions = notes, encoder.meta["decisions"]
         if self.warn_notes:
             for note in notes:
                 warnings.warn(note, stacklevel=2)
@@ -148,17 +166,18 @@ class TimeSeriesGAN:
                     "pass --resume to continue it, or choose another --run-dir",
                 )
         s = self.settings
-        family = SeriesFamily(config, s["supervised_weight"], s["moment_weight"])
+        layout = encoder.meta["layout"]
+        family = SeriesFamily(config, s["supervised_weight"], s["moment_weight"], layout)
         dataset = InMemoryDataset(torch.from_numpy(windows), name="series")
         self.timings["preprocess_s"] = time.perf_counter() - t0
         t1 = time.perf_counter()
         trainer = self._train(config, dataset, family, run_dir, resume)
         self.timings["train_s"] = time.perf_counter() - t1
         self.timings["fit_s"] = time.perf_counter() - t0
-        self.config, self.meta, self._family = config, meta, family
+        self.config, self.encoder, self._family = config, encoder, family
+        self.meta = encoder.meta
         self.generator = trainer.sampling_generator.eval()
         self.summary = trainer.summary
-        self.meta["windows"] = len(windows)
         return self
 
     def _train(self, config, dataset, family, run_dir, resume: bool):
@@ -177,25 +196,106 @@ class TimeSeriesGAN:
         )
 
     # ---- sampling ----------------------------------------------------------------------------
-    @torch.no_grad()
-    def sample_windows(self, n: int, seed: int = 0) -> np.ndarray:
-        """n scaled windows (n, seq_len, features) in [0, 1]."""
+    def _check_fitted(self) -> None:
         if self.generator is None:
             raise GanforgeError("the model is not fitted", fix="call fit() or TimeSeriesGAN.load()")
+
+    @torch.no_grad()
+    def sample_windows(
+        self, n: int, seed: int = 0, conditions: dict[str, Any] | None = None
+    ) -> np.ndarray:
+        """n model arrays (n, seq_len, F + 1 + A): per-step block, mask, attributes."""
+        self._check_fitted()
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise GanforgeError(f"the number of sequences must be a positive integer, got {n!r}")
+        wanted = self._parse_conditions(conditions or {})
         device = next(self.generator.parameters()).device
         gen = torch.Generator(device).manual_seed(int(seed))
         chunks, left = [], int(n)
         while left:
             k = min(left, 4096)
-            chunks.append(self.generator(self._family.sample_latent(k, device, gen)).cpu())
+            z = self._family.sample_latent(k, device, gen)
+            attributes = self.generator.attributes(z, gen)
+            if wanted:
+                attributes = self._conditioned(attributes, wanted, z, gen, seed)
+            chunks.append(self.generator.steps_given(attributes, z, gen).cpu())
             left -= k
         return torch.cat(chunks).numpy()
 
-    def sample(self, n: int, seed: int = 0) -> pd.DataFrame:
-        """n synthetic sequences in long format: sequence_id, step, then the input's columns."""
-        return decode(self.sample_windows(n, seed), self.meta)
+    def _parse_conditions(self, conditions: dict[str, Any]) -> list[tuple[int, int, int]]:
+        """[(start of the attribute's one-hot in the attributes, its width, the level's slot)]."""
+        static = self.encoder.static
+        names = [] if static is None else [c.name for c in static.columns if c.name not in HIDDEN]
+        out = []
+        for name, value in conditions.items():
+            if name not in names:
+                per_step = name in self.meta["order"]
+                raise GanforgeError(
+                    f"condition on {name!r}: "
+                    + (
+                        "it changes within sequences; conditions work on static attributes"
+                        if per_step
+                        else "no such column"
+                    ),
+                    fix="static attributes are: " + (", ".join(names) or "none in this model"),
+                )
+            start = 0
+            for c in static.columns:
+                if c.name == name:
+                    break
+                start += c.width
+            if c.kind != "discrete":
+                raise GanforgeError(
+                    f"condition on {name!r}: conditions work on discrete attributes only",
+                    fix=f"fit with --discrete {name} to condition on it",
+                )
+            levels = c.levels
+            match = [i for i, lv in enumerate(levels) if _same_level(lv, value)]
+            if not match:
+                shown = ", ".join(str(lv) for lv in levels[:12]) + (
+                    " ..." if len(levels) > 12 else ""
+                )
+                raise GanforgeError(
+                    f"condition {name}={value}: no such value in {name!r}",
+                    fix=f"values are: {shown}",
+                )
+            out.append((start, c.width, match[0]))
+        return out
+
+    def _conditioned(self, attributes, wanted, z, gen, seed) -> torch.Tensor:
+        """Attributes that hold every condition: drawn ones that hold them (rejection, so the
+        other attributes follow their joint distribution), the rest set to the levels."""
+        n = len(attributes)
+
+        def holds(a):
+            ok = torch.ones(len(a), dtype=torch.bool, device=a.device)
+            for start, width, slot in wanted:
+                ok &= a[:, start : start + width].argmax(1) == slot
+            return ok
+
+        kept = [attributes[holds(attributes)]]
+        have = len(kept[0])
+        for _ in range(50):
+            if have >= n:
+                break
+            more = self.generator.attributes(self._family.sample_latent(4 * n, z.device, gen), gen)
+            kept.append(more[holds(more)])
+            have += len(kept[-1])
+        out = torch.cat(kept)[:n]
+        if len(out) < n:  # rare levels: the missing ones set by hand
+            extra = attributes[: n - len(out)].clone()
+            for start, width, slot in wanted:
+                extra[:, start : start + width] = 0
+                extra[:, start + slot] = 1
+            out = torch.cat([out, extra])
+        return out
+
+    def sample(
+        self, n: int, conditions: dict[str, Any] | None = None, seed: int = 0
+    ) -> pd.DataFrame:
+        """n synthetic sequences in long format: sequence_id, step, then the input's columns;
+        `conditions` {static attribute: level} hold in every sequence."""
+        return self.encoder.decode(self.sample_windows(n, seed, conditions), seed=seed)
 
     # ---- persistence -------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
@@ -203,14 +303,13 @@ class TimeSeriesGAN:
         from ganforge import __version__
         from ganforge.training.checkpoint import atomic_save
 
-        if self.generator is None:
-            raise GanforgeError("the model is not fitted", fix="call fit() first")
+        self._check_fitted()
         state = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "ganforge_version": __version__,
             "config": self.config.to_dict(),
-            "meta": self.meta,
+            "encoder": self.encoder.to_dict(),
             "generator": {k: v.cpu() for k, v in self.generator.state_dict().items()},
             "timings": dict(self.timings),
         }
@@ -245,12 +344,13 @@ class TimeSeriesGAN:
         check_structure(state, _REQUIRED, path, "a ganforge series model")
         config = Config.from_dict(state["config"], str(path))
         model = cls(device=device, verbose=False)
-        model.config, model.meta = config, state["meta"]
-        family = SeriesFamily(config)
+        model.config = config
         try:
+            model.encoder = SeriesEncoder.from_dict(state["encoder"])
+            model.meta = model.encoder.meta
+            family = SeriesFamily(config, layout=model.meta["layout"])
             generator, _ = family.build()
             generator.load_state_dict(state["generator"])
-            [c["name"] for c in model.meta["columns"]]
         except (RuntimeError, KeyError, TypeError, ValueError) as e:
             raise GanforgeError(
                 f"damaged ganforge series model ({type(e).__name__}: {str(e).splitlines()[0][:80]})",
@@ -265,4 +365,18 @@ class TimeSeriesGAN:
         return model
 
 
-_REQUIRED = {"config": dict, "meta": dict, "generator": dict}
+_REQUIRED = {"config": dict, "encoder": dict, "generator": dict}
+
+
+def _same_level(level: Any, value: Any) -> bool:
+    """Whether a user's value names a level (text from --where matches numbers and booleans)."""
+    if level is None:
+        return value is None or str(value).strip().lower() in ("", "nan", "na", "null", "none")
+    if isinstance(level, bool) or isinstance(value, bool):
+        return str(level).lower() == str(value).strip().lower()
+    if isinstance(level, (int, float)):
+        try:
+            return float(level) == float(value)
+        except (TypeError, ValueError):
+            return False
+    return str(level) == str(value).strip() if isinstance(value, str) else level == value
