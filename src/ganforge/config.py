@@ -54,7 +54,8 @@ class DataConfig:
 
     source: str = setting(
         "digits",
-        "what to train on: ring, grid, digits, mnist[:PATH], folder:PATH, csv:FILE, paired:A,B, unpaired:A,B",
+        "what to train on: ring, grid, digits, mnist[:PATH], folder:PATH, csv:FILE, paired:A,B, "
+        "unpaired:A,B, moving-mnist[:PATH], frames:DIR",
         flag="--data",
     )
     resolution: int = setting(32, "image side in pixels (srgan: the HR crop)", flag="--resolution")
@@ -72,7 +73,8 @@ class ModelConfig:
 
     family: str = setting(
         "unconditional",
-        "model family: unconditional, conditional, srgan, pix2pix, cyclegan, ganomaly, fanogan",
+        "model family: unconditional, conditional, srgan, pix2pix, cyclegan, ganomaly, fanogan, "
+        "video",
         flag="--family",
     )
     arch: str = setting("dcgan", "mlp | dcgan", flag="--arch")

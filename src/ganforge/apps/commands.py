@@ -323,6 +323,69 @@ def run_export(args) -> int:
     return 0
 
 
+# ---- predict ---------------------------------------------------------------------------------
+
+
+def add_predict(sub) -> None:
+    p = sub.add_parser(
+        "predict",
+        help="continue a clip (or a folder of clips) with a video run",
+        description="The clip's last given frames (as many as the run was trained with) are "
+        "continued by --frames predicted frames. One clip -> a GIF (given, then predicted "
+        "frames in a coloured border) or a folder of frames; a folder of clips -> a folder "
+        "with one GIF of the predicted frames per clip.",
+    )
+    _run_arg(p)
+    p.add_argument(
+        "input",
+        metavar="INPUT",
+        help="a GIF, a video file, a folder of numbered frames, or a folder of clips",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="OUT.gif or a frames folder for one clip; a folder for a folder of clips (required)",
+    )
+    p.add_argument(
+        "--frames",
+        type=int,
+        default=None,
+        help="frames to predict (default: as many as the run was trained for; more roll "
+        "forward on its own output)",
+    )
+    p.add_argument(
+        "--with-given",
+        action="store_true",
+        help="also write the given frames before the predicted ones (default: off for "
+        "folders; a one-clip GIF always has them)",
+    )
+    cl.add_device(p)
+
+
+def run_predict(args) -> int:
+    from ganforge.apps.predict import predict_files
+    from ganforge.run import resolve_run
+
+    report = predict_files(
+        resolve_run(args.model),
+        args.input,
+        args.output,
+        args.frames,
+        with_given=args.with_given,
+        device=args.device,
+        warn=_warn,
+    )
+    print("\n".join(report.lines()))
+    return 0
+
+
+def _warn(line: str) -> None:
+    import sys
+
+    print(line, file=sys.stderr)
+
+
 # ---- anomaly ---------------------------------------------------------------------------------
 
 
@@ -565,6 +628,7 @@ VERBS = {
     "upscale": (add_upscale, run_upscale),
     "eval-sr": (add_eval_sr, run_eval_sr),
     "translate": (add_translate, run_translate),
+    "predict": (add_predict, run_predict),
     "export": (add_export, run_export),
     "tabular": (tabular.add_parser, tabular.run),
     "series": (series_cli.add_series_parser, series_cli.run),

@@ -14,6 +14,7 @@ from ganforge.families.series import SeriesFamily
 from ganforge.families.srgan import SRGANFamily, SRGANSettings
 from ganforge.families.tabular import TabularFamily
 from ganforge.families.unconditional import UnconditionalFamily
+from ganforge.families.video import VideoFamily, VideoSettings
 
 FAMILIES: dict[str, type[Family]] = {
     "unconditional": UnconditionalFamily,
@@ -25,6 +26,7 @@ FAMILIES: dict[str, type[Family]] = {
     "cyclegan": CycleGANFamily,
     "tabular": TabularFamily,
     "series": SeriesFamily,
+    "video": VideoFamily,
 }
 
 # Family name -> the settings dataclass its module declares: the config's `[name]` table
@@ -36,6 +38,7 @@ SETTINGS: dict[str, type] = {
     "cyclegan": CycleGANSettings,
     "ganomaly": GANomalySettings,
     "fanogan": FAnoGANSettings,
+    "video": VideoSettings,
 }
 
 
