@@ -390,6 +390,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seq-len", type=int, default=24)
     p.add_argument("--threads", type=int, default=1, help="torch threads per fit")
     p.add_argument("--jobs", type=int, default=1, help="score fits run in parallel")
+    p.add_argument(
+        "--score-scale",
+        type=float,
+        default=1.0,
+        help="fraction of the reference's post-hoc iterations (2000 / 5000); 1 is the protocol",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", default=None, help="append the results here (JSON lines)")
     p.add_argument("--quick", action="store_true", help="tiny data and budgets: a smoke test")
@@ -415,14 +421,17 @@ def main(argv: list[str] | None = None) -> int:
     from ganforge.series import metrics
 
     iters = {
-        "disc": QUICK["iters"] if args.quick else metrics.DISCRIMINATIVE_ITERATIONS,
-        "pred": QUICK["iters"] if args.quick else metrics.PREDICTIVE_ITERATIONS,
+        "disc": metrics.DISCRIMINATIVE_ITERATIONS,
+        "pred": metrics.PREDICTIVE_ITERATIONS,
     }
+    for kind, reference in iters.items():
+        iters[kind] = QUICK["iters"] if args.quick else max(1, round(reference * args.score_scale))
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     print(
         f"# series benchmark {started}; {machine()}; {args.threads} thread(s) per fit, "
         f"budget {args.budget_s:.0f} s per fit, {args.sample_budget_s:.0f} s per PAR sampling, "
-        f"{args.fits} post-hoc fit(s) per score{' (QUICK: not a measurement)' if args.quick else ''}",
+        f"{args.fits} post-hoc fit(s) per score of {iters['disc']} / {iters['pred']} iterations "
+        f"(the reference: 2000 / 5000){' (QUICK: not a measurement)' if args.quick else ''}",
         flush=True,
     )
     results: dict[tuple[str, str], dict] = {}

@@ -93,3 +93,25 @@ def test_a_missing_peer_gives_its_reason(bench, tmp_path):
     assert bench.line("sines", "dgan", none).startswith(
         "sines   dgan      not run: no --peers-python"
     )
+
+
+@pytest.fixture(scope="module")
+def bach():
+    spec = importlib.util.spec_from_file_location("bach", ROOT / "benchmarks/bach_chorales.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_generated_notes_become_playable(bach):
+    """Generated rows -> MIDI-ready notes: integer pitch in 0..127, durations snapped to the
+    chorales' own values, onsets laid end to end."""
+    import pandas as pd
+
+    seq = pd.DataFrame(
+        {"pitch": [60.4, 61.6, 130.0, -3.0], "duration": [0.9, 0.3, 1.7, 0.01], "offset": 0.0}
+    )
+    notes = bach.as_notes(seq, np.array([0.5, 1.0, 2.0]))
+    assert notes["pitch"].tolist() == [60, 62, 127, 0]
+    assert notes["duration"].tolist() == [1.0, 0.5, 2.0, 0.5]
+    assert notes["onset"].tolist() == [0.0, 1.0, 1.5, 3.5]
