@@ -117,9 +117,7 @@ def load_served(specs: list[str], device: str = "cpu", warn=None) -> list[Served
         specs = pretrained_models()
     found: list[Served] = []
     for spec in specs:
-        path = Path(spec).expanduser()
-        if not path.exists():
-            raise GanforgeError("no such run, model file or folder", str(path))
+        path = _resolve(spec)
         folder = _folder_models(path)
         if folder is None:
             found.append(load_one(path, device))
@@ -141,28 +139,57 @@ def load_served(specs: list[str], device: str = "cpu", warn=None) -> list[Served
     return found
 
 
+def _resolve(spec: str) -> Path:
+    """A path, or the name of a shipped pretrained model."""
+    path = Path(spec).expanduser()
+    if path.exists():
+        return path
+    try:
+        from ganforge import pretrained
+    except ImportError:
+        pretrained = None
+    if pretrained is not None and spec in pretrained.names():
+        return pretrained.path(spec)
+    raise GanforgeError(
+        "no such run, model file or folder (nor a pretrained model of that name)", str(path)
+    )
+
+
 def pretrained_models() -> list[str]:
     """The shipped pretrained models' folders (`ganforge serve` with no argument)."""
     try:
         from ganforge import pretrained
     except ImportError:
         pretrained = None
-    if pretrained is None or not hasattr(pretrained, "names"):
+    names = pretrained.names() if pretrained is not None else []
+    if not names:
         raise GanforgeError(
-            "name the runs or model files to serve",
-            fix="e.g. `ganforge serve runs/NAME` or `ganforge serve runs/`",
+            "no model named, and no pretrained models are installed",
+            fix="name runs or model files, e.g. `ganforge serve runs/NAME` or `ganforge serve runs/`",
         )
-    return [str(pretrained.path(name)) for name in pretrained.names()]
+    return [str(pretrained.path(name)) for name in names]
+
+
+def _pretrained_kind(path: Path) -> str | None:
+    """The kind of a pretrained folder (config.json + model.safetensors), None for anything else."""
+    try:
+        from ganforge import pretrained
+    except ImportError:
+        return None
+    if not pretrained.is_pretrained_folder(path):
+        return None
+    return pretrained.read_meta(path)["kind"]
 
 
 def _folder_models(path: Path) -> list[Path] | None:
     """None for a run or a file; for a folder of runs, its runs and model files."""
     from ganforge.run import _runs_below, is_run
 
-    if not path.is_dir() or is_run(path) or (path / "config.json").is_file():
+    if not path.is_dir() or is_run(path) or _pretrained_kind(path) is not None:
         return None
     files = sorted(p for p in path.iterdir() if p.suffix in (".gft", ".gfs") and p.is_file())
-    return _runs_below(path, depth=3) + files
+    shipped = [p for p in sorted(path.iterdir()) if p.is_dir() and _pretrained_kind(p)]
+    return _runs_below(path, depth=3) + shipped + files
 
 
 def load_one(path: Path, device: str = "cpu") -> Served:
@@ -179,7 +206,16 @@ def load_one(path: Path, device: str = "cpu") -> Served:
         from ganforge.series.model import TimeSeriesGAN
 
         return Served(name, "sequence", TimeSeriesGAN.load(path, device), path)
-    run_dir = path if path.is_dir() else None
+    pretrained = _pretrained_kind(path)
+    if pretrained == "tabular":
+        from ganforge.tabular import TabularGAN
+
+        return Served(name, "table", TabularGAN.load(path, device), path)
+    if pretrained == "anomaly-detector":
+        from ganforge.apps.anomaly import AnomalyDetector
+
+        return Served(name, "anomaly", AnomalyDetector.from_pretrained(path, device), path)
+    run_dir = path if path.is_dir() and pretrained is None else None
     if path.is_file() and path.parent.name == "checkpoints":
         run_dir = path.parent.parent
     elif path.is_file() and (path.parent / "config.toml").is_file():
@@ -190,7 +226,11 @@ def load_one(path: Path, device: str = "cpu") -> Served:
         from ganforge.apps.anomaly import AnomalyDetector
 
         return Served(name, "anomaly", AnomalyDetector.load(path, device), path, run_dir)
-    model = load_generator(path, device)
+    try:
+        model = load_generator(path, device)
+    except GanforgeError:
+        _refuse_app_run(run_dir, path)
+        raise
     family = model.config.model.family
     if family == "srgan":
         kind = "sr"
@@ -199,14 +239,31 @@ def load_one(path: Path, device: str = "cpu") -> Served:
     elif family in ("unconditional", "conditional"):
         kind = "image"
     else:
-        fix = {"tabular": "serve its .gft model file", "series": "serve its .gfs model file"}
-        raise GanforgeError(
-            f"a {family} run has no page of its own",
-            str(path),
-            fix.get(family, "serve an image-generator, SR, translation or anomaly run"),
-        )
+        _refuse(family, path)
     has_run = run_dir is not None and (run_dir / "checkpoints").is_dir()
     return Served(name, kind, model, path, run_dir if has_run else None)
+
+
+def _refuse(family: str, path: Path):
+    fix = {"tabular": "serve its .gft model file", "series": "serve its .gfs model file"}
+    raise GanforgeError(
+        f"a {family} run has no page of its own",
+        str(path),
+        fix.get(family, "serve an image-generator, SR, translation or anomaly run"),
+    )
+
+
+def _refuse_app_run(run_dir: Path | None, path: Path) -> None:
+    """A table or sequence fit's run directory (its generator needs the model file's data
+    layout): say which file to serve instead."""
+    import tomllib
+
+    try:
+        family = tomllib.loads((run_dir / "config.toml").read_text())["model"]["family"]
+    except (OSError, TypeError, KeyError, ValueError):
+        return
+    if family in ("tabular", "series"):
+        _refuse(family, path)
 
 
 # ---- the server ------------------------------------------------------------------------------
