@@ -12,8 +12,8 @@ GOOD = "a,b\n" + "".join(f"{i},{i % 7}\n" for i in range(40))
 CASES = {
     "missing-file": (None, "real", [], [r"no real CSV", r"bad\.csv"]),
     "not-a-csv": ("\x00\x01\x02\xff\xfe", "real", [], [r"real", r"bad\.csv"]),
-    "no-numeric-column": ("name\nx\ny\nz\n", "synth", [], [r"no numeric column", r"bad\.csv"]),
-    "missing-values": ("a,b\n" + "1,\n2,3\n" * 20, "real", [], [r"missing values", r"'b'"]),
+    "no-column": ("sequence_id,step\n0,0\n0,1\n", "real", [], [r"no column", r"bad\.csv"]),
+    "only-dates": ("day\n2024-01-01\n2024-01-02\n", "real", [], [r"besides dates", r"bad\.csv"]),
     "other-columns": ("x,y\n" + GOOD[4:], "synth", [], [r"columns", r"bad\.csv"]),
     "seq-len-longer-than-data": (GOOD, "real", ["--seq-len", "40"], [r"--seq-len 40", r"bad"]),
     "seq-len-zero": (GOOD, "real", ["--seq-len", "0"], [r"--seq-len", r"0"]),

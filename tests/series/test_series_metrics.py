@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from ganforge.series import metrics as m
@@ -131,7 +132,8 @@ def test_report_cli_writes_html_and_json(tmp_path, capsys):
     )
     assert code == 0
     page = out.read_text()
-    assert page.count("data:image/png;base64,") == 3 and "discriminative" in page
+    # marginals, autocorrelation, cross-correlation, PCA, t-SNE
+    assert page.count("data:image/png;base64,") == 5 and "discriminative" in page
     result = json.loads(js.read_text())
     assert result["windows"] == {"real": 189, "synthetic": 189} and result["columns"] == [
         "a",
@@ -139,3 +141,41 @@ def test_report_cli_writes_html_and_json(tmp_path, capsys):
         "c",
     ]
     assert capsys.readouterr().out.strip().splitlines()[-1] == str(out)
+
+
+def test_report_handles_text_columns_gaps_dates_and_draws_the_privacy_picture(tmp_path, capsys):
+    from ganforge.cli import main
+
+    def table(shares, gap, seed):
+        r = np.random.default_rng(seed)
+        n = 240
+        return pd.DataFrame(
+            {
+                "sequence_id": np.repeat(np.arange(20), 12),
+                "step": np.tile(np.arange(12), 20),
+                "day": pd.date_range("2024-01-01", periods=n).strftime("%Y-%m-%d"),
+                "x": np.where(r.random(n) < gap, np.nan, r.normal(size=n)),
+                "state": r.choice(["a", "b"], n, p=shares),
+            }
+        )
+
+    paths = {}
+    for name, shares, gap, seed in (
+        ("real", [0.8, 0.2], 0.2, 0),
+        ("synth", [0.5, 0.5], 0.0, 1),
+        ("hold", [0.8, 0.2], 0.2, 2),
+    ):
+        paths[name] = tmp_path / f"{name}.csv"
+        table(shares, gap, seed).to_csv(paths[name], index=False)
+    out, js = tmp_path / "r.html", tmp_path / "r.json"
+    argv = ["series", "report", paths["real"], paths["synth"], "--seq-len", "6", "-o", out]
+    argv += ["--holdout", paths["hold"], "--json", js, "--fits", "1", "--iterations", "10"]
+    assert main([str(a) for a in argv + ["--tsne-windows", "0"]]) == 0
+    result = json.loads(js.read_text())
+    assert result["columns"] == ["x", "x (missing)", "state=a", "state=b"]  # no date channel
+    state, x = result["marginals"]["state"], result["marginals"]["x"]
+    assert state["kind"] == "discrete" and abs(state["tvd"] - 0.3) < 0.08
+    assert abs(x["missing_real"] - 0.2) < 0.08 and x["missing_synthetic"] == 0
+    page = out.read_text()
+    assert "Nearest-neighbour distances" in page and page.count("data:image/png;base64,") == 5
+    assert "state TVD" in capsys.readouterr().out

@@ -1,5 +1,6 @@
 """`ganforge series report REAL.csv SYNTH.csv --seq-len T -o report.html [--json PATH]`: the
-TimeGAN discriminative and predictive scores, marginals (KS per column), autocorrelation and
+TimeGAN discriminative and predictive scores, marginals per column (KS for numbers, total
+variation distance of the level shares for text; missing rates), autocorrelation and
 cross-correlation, PCA and t-SNE pictures and a nearest-neighbour privacy figure, in one
 self-contained HTML page (PNGs embedded as base64) and optionally JSON. Parsing only at import."""
 
@@ -16,9 +17,10 @@ def add_report(verbs) -> None:
     r = verbs.add_parser(
         "report",
         help="TimeGAN scores, marginals, correlations, PCA/t-SNE and privacy of synthetic series",
-        description="Both CSVs: numeric columns, long format (sequence_id, step, ...) as "
-        "`series sample` writes, or one long series in row order; cut into stride-1 windows of "
-        "--seq-len steps and min-max scaled by the real data's ranges.",
+        description="Both CSVs: long format (sequence_id, step, ...) as `series sample` writes, "
+        "or one long series in row order; cut into stride-1 windows of --seq-len steps; numeric "
+        "columns min-max scaled by the real data's ranges (gaps: 0 plus a missing channel), "
+        "text columns one-hot over the real levels, date columns left out.",
     )
     r.add_argument("real", metavar="REAL.csv", help="the real series (the model's training data)")
     r.add_argument("synth", metavar="SYNTH.csv", help="the synthetic series")
@@ -68,10 +70,10 @@ def run_report(args) -> int:
     from ganforge.series import metrics as m
 
     real, columns, scale = m.read_windows(args.real, args.seq_len, "real")
-    synth, _, _ = m.read_windows(args.synth, args.seq_len, "synthetic", scale, columns)
+    synth, _, synth_scale = m.read_windows(args.synth, args.seq_len, "synthetic", scale)
     holdout = None
     if args.holdout:
-        holdout, _, _ = m.read_windows(args.holdout, args.seq_len, "holdout", scale, columns)
+        holdout, _, _ = m.read_windows(args.holdout, args.seq_len, "holdout", scale)
     iterations = args.iterations or None
     result = m.evaluate(
         real,
@@ -83,9 +85,11 @@ def run_report(args) -> int:
         seed=args.seed,
     )
     result["columns"] = columns
+    result["marginals"] = m.column_marginals(scale["table"], synth_scale["table"], scale)
     result["files"] = {"real": str(args.real), "synthetic": str(args.synth)}
     lines = summary_lines(result)
-    page = render_html(result, lines, real, synth, args.tsne_windows, args.seed)
+    tables = (scale["table"], synth_scale["table"])
+    page = render_html(result, lines, real, synth, args.tsne_windows, args.seed, holdout, tables)
     with atomic_write(output, encoding="utf-8") as f:
         f.write(page)
     print("\n".join(lines))
@@ -116,9 +120,20 @@ def summary_lines(result: dict) -> list[str]:
         f"discriminative {_score(result['discriminative'])}  (|accuracy - 0.5|, lower is better)",
         f"predictive     {_score(result.get('predictive'))}  (real data itself "
         f"{_score(result.get('predictive_real'))}; MAE, lower is better)",
-        "marginal KS    "
+        "marginals      "
         + ", ".join(
-            f"{c} {v:.3f}" for c, v in zip(result["columns"], result["marginal_ks"], strict=True)
+            f"{c} KS {v['ks']:.3f}" if v["kind"] == "continuous" else f"{c} TVD {v['tvd']:.3f}"
+            for c, v in result["marginals"].items()
+        )
+        + "  (0: same distribution)",
+        "missing rate   "
+        + (
+            ", ".join(
+                f"{c} {v['missing_real']:.1%} real / {v['missing_synthetic']:.1%} synthetic"
+                for c, v in result["marginals"].items()
+                if v["missing_real"] or v["missing_synthetic"]
+            )
+            or "none"
         ),
         f"autocorrelation mean |real - synthetic| {result['autocorrelation_mean_abs_diff']:.4f}",
         f"cross-correlation mean |real - synthetic| "
@@ -146,8 +161,52 @@ def _png(fig) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def render_html(result: dict, lines: list[str], real, synth, tsne_windows: int, seed: int) -> str:
-    """The self-contained page: the figures, then the pictures as embedded PNGs."""
+def _marginal_figure(result: dict, real_table, synth_table):
+    """One panel per column (the first 12): histograms (continuous), level shares (discrete)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    names = list(result["marginals"])[:12]
+    cols = min(4, len(names))
+    rows = (len(names) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 2.4 * rows), squeeze=False)
+    for ax in axes.ravel()[len(names) :]:
+        ax.axis("off")
+    for ax, name in zip(axes.ravel(), names, strict=False):
+        entry = result["marginals"][name]
+        if entry["kind"] == "continuous":
+            r = real_table[name].dropna().to_numpy(np.float64)
+            s = synth_table[name].dropna().to_numpy(np.float64)
+            bins = np.histogram_bin_edges(np.concatenate([r, s]), 30)
+            ax.hist(r, bins, density=True, alpha=0.5, label="real")
+            ax.hist(s, bins, density=True, alpha=0.5, label="synthetic")
+            ax.set_title(f"{name} (KS {entry['ks']:.3f})", fontsize=8)
+        else:
+            levels = list(entry["shares"])[:15]
+            x = np.arange(len(levels))
+            ax.bar(x - 0.2, [entry["shares"][lv][0] for lv in levels], 0.4, label="real")
+            ax.bar(x + 0.2, [entry["shares"][lv][1] for lv in levels], 0.4, label="synthetic")
+            ax.set_xticks(x, levels, fontsize=6, rotation=45)
+            ax.set_title(f"{name} (TVD {entry['tvd']:.3f})", fontsize=8)
+        ax.tick_params(labelsize=6)
+    axes.ravel()[0].legend(fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
+def render_html(
+    result: dict,
+    lines: list[str],
+    real,
+    synth,
+    tsne_windows: int,
+    seed: int,
+    holdout=None,
+    tables=None,
+) -> str:
+    """The self-contained page: the figures, then the pictures as embedded PNGs (`tables`:
+    the real and synthetic tables, for the per-column marginals; `holdout`: windows for the
+    nearest-neighbour picture)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -167,6 +226,24 @@ def render_html(result: dict, lines: list[str], real, synth, tsne_windows: int, 
     )
     ax.legend(fontsize=6, ncol=2)
     images.append(("Autocorrelation", _png(fig)))
+
+    if tables is not None:
+        images.insert(0, ("Marginals per column", _png(_marginal_figure(result, *tables))))
+
+    from ganforge.series.metrics import cross_correlation
+
+    corr_r, corr_s = cross_correlation(real), cross_correlation(synth)
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.4))
+    for ax, matrix, title in (
+        (axes[0], corr_r, "real"),
+        (axes[1], corr_s, "synthetic"),
+        (axes[2], np.abs(corr_r - corr_s), "|real - synthetic|"),
+    ):
+        shown = ax.imshow(matrix, vmin=-1 if title != "|real - synthetic|" else 0, vmax=1)
+        ax.set_title(f"cross-correlation: {title}", fontsize=8)
+        ax.tick_params(labelsize=6)
+        fig.colorbar(shown, ax=ax, fraction=0.046)
+    images.append(("Cross-correlation of the channels", _png(fig)))
 
     rng = np.random.default_rng(seed)
     pick = min(len(real), len(synth), 1000)
@@ -194,6 +271,26 @@ def render_html(result: dict, lines: list[str], real, synth, tsne_windows: int, 
         ax.set(title=f"t-SNE of {k} + {k} windows")
         ax.legend()
         images.append(("t-SNE", _png(fig)))
+
+    if holdout is not None:
+        import torch
+
+        from ganforge.metrics.memorization import nearest_distances
+
+        flat = [torch.from_numpy(a.reshape(len(a), -1)).double() for a in (synth, real, holdout)]
+        d_synth = nearest_distances(flat[0], flat[1]).numpy()
+        d_holdout = nearest_distances(flat[2], flat[1]).numpy()
+        fig, ax = plt.subplots(figsize=(5, 3.2))
+        bins = np.histogram_bin_edges(np.concatenate([d_synth, d_holdout]), 40)
+        ax.hist(d_holdout, bins, density=True, alpha=0.5, label="holdout to train")
+        ax.hist(d_synth, bins, density=True, alpha=0.5, label="synthetic to train")
+        ax.set(
+            xlabel="distance to the nearest training window",
+            title="privacy: synthetic windows are no closer to train than new real ones",
+        )
+        ax.title.set_fontsize(8)
+        ax.legend(fontsize=7)
+        images.append(("Nearest-neighbour distances", _png(fig)))
 
     body = "\n".join(
         f"<h2>{html.escape(title)}</h2><img alt='{html.escape(title)}' "

@@ -298,16 +298,13 @@ def evaluate(
     return result
 
 
-def read_windows(path: str | Path, seq_len: int, what: str, scale=None, columns=None):
-    """Windows from a CSV: long format (`sequence_id`, `step` columns: windows within each
-    sequence, ordered by step) or one long series (row order). Numeric columns only; returns
-    (windows, columns, (low, high)) scaled by `scale` (default: this table's own min-max);
-    `columns`: the numeric columns it must have (those of the real table)."""
+def read_table(path: str | Path, what: str):
+    """A CSV as a DataFrame; a missing or unreadable file is one clear line."""
     import pandas as pd
 
     path = Path(path)
     try:
-        table = pd.read_csv(path)
+        return pd.read_csv(path)
     except FileNotFoundError:
         raise GanforgeError(f"no {what} CSV here", str(path), "pass an existing CSV file") from None
     except (
@@ -321,35 +318,90 @@ def read_windows(path: str | Path, seq_len: int, what: str, scale=None, columns=
             str(path),
             "pass a comma-separated table with a header row",
         ) from None
+
+
+def _is_dates(values) -> bool:
+    from ganforge.tabular.transformer import datetime_format_of
+
+    return values.dtype == object and datetime_format_of(values) is not None
+
+
+def table_encoding(data) -> dict:
+    """How the real table's columns become window channels: numeric ones min-max scaled by the
+    real ranges (a missing value: 0 and a 1 in a "(missing)" channel, when the real table has
+    gaps in that column), text and booleans one-hot over the real levels (a level the real
+    table lacks: all zeros). Date-like text columns (a time column) are left out."""
+    numeric, discrete, dates = {}, {}, []
+    for name in data.columns:
+        values = data[name]
+        if _is_dates(values):
+            dates.append(str(name))
+        elif values.dtype.kind in "iuf":
+            known = values.dropna().to_numpy(np.float64)
+            low, high = (float(known.min()), float(known.max())) if len(known) else (0.0, 0.0)
+            numeric[str(name)] = [low, high, bool(values.isna().any())]
+        else:
+            levels = sorted({str(v) for v in values.dropna()})
+            discrete[str(name)] = levels + (["(missing)"] if values.isna().any() else [])
+    return {"numeric": numeric, "discrete": discrete, "dates": dates}
+
+
+def encode_table(data, encoding: dict) -> tuple[np.ndarray, list[str]]:
+    """(rows, channels) float64 and the channel names, by `table_encoding`'s rules."""
+    channels, names = [], []
+    for name in [c for c in data.columns if str(c) not in encoding["dates"]]:
+        values = data[name]
+        if str(name) in encoding["numeric"]:
+            low, high, gaps = encoding["numeric"][str(name)]
+            x = values.to_numpy(np.float64)
+            missing = np.isnan(x)
+            scaled = (x - low) / (high - low if high > low else 1.0)
+            channels.append(np.where(missing, 0.0, scaled))
+            names.append(str(name))
+            if gaps:
+                channels.append(missing.astype(np.float64))
+                names.append(f"{name} (missing)")
+        else:
+            text = values.map(lambda v: "(missing)" if v != v or v is None else str(v))
+            for level in encoding["discrete"][str(name)]:
+                channels.append((text == level).to_numpy(np.float64))
+                names.append(f"{name}={level}")
+    return np.stack(channels, 1), names
+
+
+def read_windows(path: str | Path, seq_len: int, what: str, scale=None, columns=None):
+    """Windows from a CSV: long format (`sequence_id`, `step` columns: windows within each
+    sequence, ordered by step) or one long series (row order). Returns (windows, channel names,
+    encoding): numeric columns scaled by the real table's ranges, text columns one-hot (see
+    `table_encoding`; `scale`: the real table's encoding, None for the real table itself);
+    the encoding also holds the columns (which another table must have, in that order) and this
+    table (`table`); `columns` is unused (the encoding's are checked)."""
+    path = Path(path)
+    table = read_table(path, what)
     keyed = "sequence_id" in table.columns
     data = table.drop(columns=[c for c in ("sequence_id", "step") if c in table.columns])
-    numeric = data.select_dtypes("number")
-    if numeric.shape[1] == 0:
+    if data.shape[1] == 0:
         raise GanforgeError(
-            f"the {what} CSV has no numeric column", str(path), "pass a table of numbers"
+            f"the {what} CSV has no column to compare", str(path), "pass the sequences' columns"
         )
-    if columns is not None and list(numeric.columns) != list(columns):
+    if scale is not None and [str(c) for c in data.columns] != scale["columns"]:
         raise GanforgeError(
-            f"the {what} CSV's numeric columns {list(numeric.columns)} differ from the real "
-            f"{list(columns)}",
+            f"the {what} CSV's columns {[str(c) for c in data.columns]} differ from the real "
+            f"{scale['columns']}",
             str(path),
             "pass a CSV with the real table's columns",
         )
-    columns = list(numeric.columns)
-    values = numeric.to_numpy(np.float64)
-    if np.isnan(values).any():
-        bad = [c for c in columns if numeric[c].isna().any()]
-        raise GanforgeError(
-            f"the {what} CSV has missing values in column {bad[0]!r}",
-            str(path),
-            "fill or drop them before the report",
-        )
     if scale is None:
-        scale = (values.min(0), values.max(0))
-    low, high = scale
-    values = (values - low) / np.where(high - low > 0, high - low, 1.0)
+        scale = table_encoding(data)
+        if not scale["numeric"] and not scale["discrete"]:
+            raise GanforgeError(
+                f"the {what} CSV has no numeric or text column besides dates", str(path),
+                "pass the sequences' columns",
+            )  # fmt: skip
+    values, _ = encode_table(data, scale)
     if seq_len < 1:
         raise GanforgeError(f"--seq-len must be >= 1 (got {seq_len})", "--seq-len", "e.g. 24")
+    width = values.shape[1]
     if keyed:
         order = table.sort_values(
             ["sequence_id", "step"] if "step" in table else ["sequence_id"], kind="stable"
@@ -362,9 +414,9 @@ def read_windows(path: str | Path, seq_len: int, what: str, scale=None, columns=
                 index = np.arange(seq_len)[None, :] + np.arange(len(segment) - seq_len + 1)[:, None]
                 parts.append(segment[index])
             start = end
-        found = np.concatenate(parts) if parts else np.zeros((0, seq_len, len(columns)))
+        found = np.concatenate(parts) if parts else np.zeros((0, seq_len, width))
     else:
-        found = np.zeros((0, seq_len, len(columns)))
+        found = np.zeros((0, seq_len, width))
         if len(values) >= seq_len:
             index = np.arange(seq_len)[None, :] + np.arange(len(values) - seq_len + 1)[:, None]
             found = values[index]
@@ -375,4 +427,36 @@ def read_windows(path: str | Path, seq_len: int, what: str, scale=None, columns=
             str(path),
             "pass a smaller --seq-len or more rows",
         )
-    return found.astype(np.float32), columns, scale
+    scale = dict(scale, columns=[str(c) for c in data.columns], table=data)
+    del columns
+    return found.astype(np.float32), encode_table(data.iloc[:1], scale)[1], scale
+
+
+def column_marginals(real, synth, encoding: dict) -> dict:
+    """Per column of the real table: continuous: KS statistic and missing rates; discrete:
+    total variation distance of the level shares (0: the same shares) and the shares."""
+    from scipy.stats import ks_2samp
+
+    out = {}
+    for name in real.columns:
+        name = str(name)
+        if name in encoding["dates"]:
+            continue
+        r, s = real[name], synth[name]
+        entry = {
+            "missing_real": float(r.isna().mean()),
+            "missing_synthetic": float(s.isna().mean()),
+        }
+        if name in encoding["numeric"]:
+            a, b = r.dropna().to_numpy(np.float64), s.dropna().to_numpy(np.float64)
+            ks = float(ks_2samp(a, b).statistic) if len(a) and len(b) else 1.0
+            entry.update(kind="continuous", ks=ks)
+        else:
+            text_r = r.map(lambda v: "(missing)" if v != v else str(v)).value_counts(normalize=True)
+            text_s = s.map(lambda v: "(missing)" if v != v else str(v)).value_counts(normalize=True)
+            levels = sorted(set(text_r.index) | set(text_s.index))
+            shares = {lv: [float(text_r.get(lv, 0.0)), float(text_s.get(lv, 0.0))] for lv in levels}
+            tvd = 0.5 * sum(abs(a - b) for a, b in shares.values())
+            entry.update(kind="discrete", tvd=float(tvd), shares=shares)
+        out[name] = entry
+    return out
