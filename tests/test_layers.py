@@ -17,6 +17,7 @@ LAYERS = [
     ["tabular", "series"],
     ["run"],
     ["sampling"],
+    ["pretrained"],
     ["training"],
     ["families"],
     ["objectives", "nets"],

@@ -24,6 +24,7 @@ from pathlib import Path
 
 # The one switch parser lives with the typed settings (config imports no torch: still light).
 from ganforge.config import on_off  # noqa: F401 - one of this module's helpers (cl.on_off)
+from ganforge.errors import GanforgeError
 
 STDOUT = "-"  # `--json -`: the JSON goes to stdout
 
@@ -140,6 +141,42 @@ def add_json(p: argparse.ArgumentParser, default: str = "none") -> None:
 def add_device(p: argparse.ArgumentParser) -> None:
     """`--device` (default cpu)."""
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or auto (default cpu)")
+
+
+def add_pretrained(p: argparse.ArgumentParser) -> None:
+    """`--pretrained NAME`: a model shipped with ganforge instead of RUN_OR_FILE."""
+    p.add_argument(
+        "--pretrained",
+        metavar="NAME",
+        default=None,
+        help="a model shipped with ganforge instead of RUN_OR_FILE (list: ganforge presets "
+        "--pretrained; default: none)",
+    )
+
+
+def model_source(args, verb: str) -> str:
+    """The model a verb reads: its RUN_OR_FILE (a folder of runs: the newest), or the folder
+    of `--pretrained NAME`; one line when neither or both are given."""
+    given, name = getattr(args, "model", None), getattr(args, "pretrained", None)
+    if name is not None:
+        if given is not None:
+            raise GanforgeError(
+                f"{verb} takes RUN_OR_FILE or --pretrained NAME, not both",
+                f"{given} and --pretrained {name}",
+                "drop one of them",
+            )
+        from ganforge.pretrained import path
+
+        return str(path(name))
+    if given is None:
+        raise GanforgeError(
+            f"{verb} needs a RUN_OR_FILE or --pretrained NAME",
+            fix=f"e.g. ganforge {verb} runs/NAME ... (the shipped models: ganforge presets "
+            "--pretrained)",
+        )
+    from ganforge.run import resolve_run
+
+    return resolve_run(given)
 
 
 def print_made(path: str | Path) -> None:

@@ -67,7 +67,8 @@ def _add_train(sub) -> None:
 
 def _add_sample(sub) -> None:
     p = sub.add_parser("sample", help="draw samples from a trained run or generator file")
-    p.add_argument("model", metavar="RUN_OR_FILE", help=RUN_HELP)
+    p.add_argument("model", metavar="RUN_OR_FILE", nargs="?", help=RUN_HELP)
+    cl.add_pretrained(p)
     p.add_argument(
         "-n", "--num", dest="n", type=int, default=64, help="how many samples (default 64)"
     )
@@ -206,6 +207,16 @@ def _add_data(sub) -> None:
     verbs.add_parser("list", help="where each dataset is looked for and which copy is used")
 
 
+def _add_presets(sub) -> None:
+    p = sub.add_parser("presets", help="list the presets, one line each")
+    p.add_argument(
+        "--pretrained",
+        action="store_true",
+        help="list the pretrained models shipped with ganforge and their measured quality "
+        "instead (default: the presets)",
+    )
+
+
 def _train_overrides(args) -> dict[str, dict]:
     """The train flags given, as config overrides (section or family table -> key -> value)."""
     from ganforge.config import flag_overrides
@@ -240,10 +251,9 @@ def cmd_train(args) -> int:
 
 
 def cmd_sample(args) -> int:
-    from ganforge.run import resolve_run
     from ganforge.sampling import sample_command
 
-    print(sample_command(resolve_run(args.model), args.output, args.n, fmt=args.format,
+    print(sample_command(cl.model_source(args, "sample"), args.output, args.n, fmt=args.format,
                          overwrite=args.overwrite, seed=args.seed, truncation=args.truncation,
                          device=args.device, classes=args.classes, per_class=args.per_class))  # fmt: skip
     return 0
@@ -319,6 +329,11 @@ def cmd_data(args) -> int:
 def cmd_presets(args) -> int:
     from ganforge.presets import PRESETS
 
+    if getattr(args, "pretrained", False):
+        from ganforge.pretrained import names, quality_line
+
+        print("\n".join(quality_line(name) for name in names()) or "no pretrained models installed")
+        return 0
     width = max(map(len, PRESETS))
     for name, (description, _) in PRESETS.items():
         print(f"{name:<{width}}  {description}")
@@ -331,8 +346,5 @@ VERBS = {
     "eval": (_add_eval, cmd_eval),
     "data": (_add_data, cmd_data),
     "info": (_add_info, cmd_info),
-    "presets": (
-        lambda sub: sub.add_parser("presets", help="list the presets, one line each"),
-        cmd_presets,
-    ),  # fmt: skip
+    "presets": (_add_presets, cmd_presets),
 }

@@ -153,6 +153,12 @@ class TrainConfig:
         0.0, "clip both networks' gradient norm (0: off)", flag="--grad-clip"
     )
     seed: int = setting(0, "random seed of the run (same seed, same run)", flag="--seed")
+    init_from: str = setting(
+        "",
+        "fine-tune: start G (and D if saved) from a pretrained name, run or model folder; "
+        'shapes checked ("": random init)',
+        flag="--init-from-pretrained",
+    )
     device: str = setting("cpu", "device: cpu | cuda | cuda:N | mps | auto", flag="--device")
     precision: str = setting(
         "fp32",

@@ -178,6 +178,8 @@ def build_config(
     elif resume is not None:
         config = config_from_checkpoint(resume)
         config.out, config.name = split_run_path(run_of(resume))
+    elif (overrides or {}).get("train", {}).get("init_from"):  # fine-tuning: the model's own
+        config = init_source_config(overrides["train"]["init_from"])
     else:
         config = get_preset(DEFAULT_PRESET)
     config = merge(config, overrides or {})
@@ -185,6 +187,52 @@ def build_config(
     if resume is not None and not config.name:
         config.out, config.name = split_run_path(run_of(resume))
     return config, resume
+
+
+def init_source_config(source: str) -> Config:
+    """The config a fine-tuning run starts from (`--init-from-pretrained` without --preset or
+    --config): the source model's own networks, data and training settings, placed afresh."""
+    from ganforge.pretrained import resolve
+    from ganforge.sampling import load_generator
+
+    config = Config.from_dict(load_generator(resolve(source)).config.to_dict())
+    fresh = Config()
+    config.out, config.name = fresh.out, fresh.name
+    return config
+
+
+def init_weights(trainer: Trainer, source: str, stream=None) -> None:
+    """Fine-tuning: the trainer's G (and its EMA) and, where the source saved one, D start from
+    the weights of `source` (a pretrained name, run, file or model folder); every tensor's name
+    and shape is checked first, so weights that do not fit are one line and nothing loads."""
+    import sys
+
+    from ganforge.pretrained import check_fits, is_pretrained_folder, resolve
+    from ganforge.sampling import load_generator
+
+    path = resolve(source)
+    if path.is_dir() and not is_pretrained_folder(path) and (path / "checkpoints").is_dir():
+        path = latest_checkpoint(path)  # a run: its checkpoint holds D as well as the (EMA) G
+    model = load_generator(path)
+    where = f"--init-from-pretrained {source}"
+    fix = (
+        "fine-tune with the source's own networks (leave out --preset/--config and the size "
+        "flags) on data of its shape and classes"
+    )
+    nets = [("generator", model.module.state_dict(), trainer.generator)]
+    if model.discriminator_weights:
+        nets.append(("discriminator", model.discriminator_weights, trainer.discriminator))
+    for name, weights, net in nets:  # all checked before any is loaded
+        check_fits(weights, net.state_dict(), where, f"its {name} does not fit", fix, False)
+    for _, weights, net in nets:
+        net.load_state_dict(weights)
+    if trainer.ema is not None:
+        trainer.ema.module.load_state_dict(trainer.generator.state_dict())
+    loaded = "G and D start" if len(nets) == 2 else "G starts"
+    print(
+        f"ganforge: {loaded} from {model.source} (step {model.step})",
+        file=stream or sys.stderr,
+    )
 
 
 def check_run_dir(config: Config, resuming: bool) -> Path:
@@ -398,6 +446,8 @@ def train_run(
     nothing = "nothing was written" if resume is None else "the run is unchanged"
     try:
         trainer = Trainer(config, run_dir, dataset=dataset, family=family)
+        if resume is None and config.train.init_from:
+            init_weights(trainer, config.train.init_from)
         if resume is not None:
             trainer.resume(latest_checkpoint(resume))
             if trainer.step >= config.train.steps:

@@ -34,6 +34,9 @@ class TrainedGenerator:
     module: nn.Module
     step: int
     source: Path
+    # The discriminator's weights where the source has them (a checkpoint, a pretrained folder
+    # saved with them): what fine-tuning (`train --init-from-pretrained`) starts D from.
+    discriminator_weights: dict[str, torch.Tensor] | None = None
 
     @property
     def class_names(self) -> list[str]:
@@ -190,6 +193,42 @@ class TrainedGenerator:
         names = self.class_names or [str(i) for i in range(self.config.model.num_classes)]
         return chosen.repeat_interleave(per_class), [names[i] for i in indices]
 
+    def save_pretrained(
+        self,
+        folder: str | Path,
+        *,
+        discriminator: bool = True,
+        meta: dict | None = None,
+        readme: str | None = None,
+    ) -> Path:
+        """Write the generator (and, when known and ``discriminator``, D) as a pretrained folder:
+        config.json + model.safetensors, no pickle (see ganforge.pretrained); ``meta``: more
+        config.json entries (description, quality, trained_by)."""
+        from ganforge.pretrained import prefixed, save_folder
+
+        tensors = prefixed("generator", self.module.state_dict())
+        if discriminator and self.discriminator_weights:
+            tensors.update(prefixed("discriminator", self.discriminator_weights))
+        model = self.config.model
+        info = {
+            "family": model.family,
+            "config": self.config.to_dict(),
+            "class_names": list(model.class_names),
+            "num_classes": model.num_classes,
+            "sample_shape": list(model.sample_shape),
+            "latent_dim": model.latent_dim,
+            "value_range": [-1.0, 1.0],
+            "step": self.step,
+            "state": None,
+            **(meta or {}),
+        }
+        return save_folder(folder, "generator", info, tensors, readme)
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path, device: str = "cpu") -> TrainedGenerator:
+        """A generator from a pretrained folder (or, as load_generator, a run or file)."""
+        return load_generator(folder, device)
+
     def sampler(self, seed: int = 0):
         """A callable sample(batch_size) -> images, deterministic for a seed (for evaluation).
 
@@ -269,7 +308,12 @@ def truncate(z: torch.Tensor, threshold: float, generator: torch.Generator) -> t
 
 
 def load_generator(run_or_file: str | Path, device: str = "cpu") -> TrainedGenerator:
-    """Rebuild the (EMA) generator from a run directory, generator.pt or a training checkpoint."""
+    """Rebuild the (EMA) generator from a run directory, generator.pt, a training checkpoint or
+    a pretrained folder (config.json + model.safetensors: see ganforge.pretrained)."""
+    from ganforge.pretrained import is_pretrained_folder
+
+    if is_pretrained_folder(run_or_file):
+        return _load_pretrained(Path(run_or_file), device)
     path = model_file(run_or_file)
     state = load_file(path)
     config = Config.from_dict(state["config"], str(path))
@@ -288,7 +332,36 @@ def load_generator(run_or_file: str | Path, device: str = "cpu") -> TrainedGener
             f"weights do not fit the saved config ({str(e).splitlines()[0]})", str(path)
         ) from None
     module.to(device).eval().requires_grad_(False)
-    return TrainedGenerator(config, family, module, int(state.get("step", 0)), path)
+    critic = state.get("discriminator") if state["format"] != GENERATOR_FORMAT else None
+    step = int(state.get("step", 0))
+    return TrainedGenerator(config, family, module, step, path, critic)
+
+
+def _load_pretrained(folder: Path, device: str) -> TrainedGenerator:
+    """A generator from a pretrained folder: config, kind and every tensor checked first."""
+    from ganforge.pretrained import CONFIG_FILE, check_fits, load_folder, part
+
+    meta, tensors = load_folder(folder, ("generator",))
+    config = Config.from_dict(meta["config"], str(folder / CONFIG_FILE))
+    family = rebuild(lambda: make_family(config), folder, "a ganforge model")
+    module, critic = rebuild(family.build, folder, "a ganforge model")
+    unknown = [k for k in tensors if not k.startswith(("generator.", "discriminator."))]
+    if unknown:
+        raise GanforgeError(
+            f"unexpected tensor {unknown[0]!r} in the model folder (not a generator's)",
+            str(folder),
+            "the folder was altered: copy it again or save it again",
+        )
+    weights = part(tensors, "generator")
+    check_fits(weights, module.state_dict(), folder, "the generator")
+    critic_weights = part(tensors, "discriminator") or None
+    if critic_weights is not None:
+        check_fits(critic_weights, critic.state_dict(), folder, "the discriminator")
+    module.load_state_dict(weights)
+    module.to(device).eval().requires_grad_(False)
+    step = meta.get("step", 0)
+    step = step if isinstance(step, int) and not isinstance(step, bool) else 0
+    return TrainedGenerator(config, family, module, step, folder, critic_weights)
 
 
 # ---- writing samples ---------------------------------------------------------------------------

@@ -352,6 +352,19 @@ class AnomalyDetector:
         self._check_fitted()
         return save_detector(self, path)
 
+    def save_pretrained(self, folder: str | Path) -> Path:
+        """Write the fitted detector as a pretrained folder: config.json (config, calibration,
+        columns as plain JSON) + model.safetensors (both networks, the standardisation)."""
+        from ganforge.apps.detector_file import save_detector_folder
+
+        self._check_fitted()
+        return save_detector_folder(self, folder)
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path, device: str = "cpu") -> AnomalyDetector:
+        """A detector from a pretrained folder (or, as `load`, a run directory or file)."""
+        return cls.load(folder, device)
+
     @classmethod
     def load(cls, run_or_file: str | Path, device: str = "cpu") -> AnomalyDetector:
         """A detector saved by `fit(run_dir=...)` or `save`: a run directory or detector file."""

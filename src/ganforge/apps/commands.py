@@ -117,7 +117,8 @@ def add_upscale(sub) -> None:
         help="upscale an image (or a folder of images) with a super-resolution run",
         description="Upscale with a super-resolution run, tile by tile (memory stays bounded).",
     )
-    _run_arg(p)
+    _run_arg(p, nargs="?")
+    cl.add_pretrained(p)
     p.add_argument("input", metavar="INPUT", help="an image file or a folder of images")
     p.add_argument(
         "-o", "--output", required=True, help="output file (or folder for a folder; required)"
@@ -130,10 +131,9 @@ def add_upscale(sub) -> None:
 
 def run_upscale(args) -> int:
     from ganforge.apps.sr import upscale_path
-    from ganforge.run import resolve_run
 
     report = upscale_path(
-        resolve_run(args.model),
+        cl.model_source(args, "upscale"),
         args.input,
         args.output,
         scale=args.scale,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 
 from ganforge.config import Config
@@ -68,11 +69,122 @@ def save_detector(detector: AnomalyDetector, path: str | Path) -> Path:
     return path
 
 
+# A detector folder's non-weight state (config.json "state"), as plain JSON, and its types.
+_FOLDER_STATE = {
+    "method": str,
+    "kind": str,
+    "input_shape": list,
+    "resolution": (int, type(None)),
+    "columns": (list, type(None)),
+    "holdout_scores": list,
+    "map_scale": (float, int, type(None)),
+    "fpr": (float, int),
+    "holdout": (float, int),
+    "seed": int,
+}
+
+
+def save_detector_folder(detector: AnomalyDetector, folder: str | Path) -> Path:
+    """The fitted detector as a pretrained folder (config.json + model.safetensors, no pickle)."""
+    from ganforge.pretrained import prefixed, save_folder
+
+    tensors = prefixed("generator", detector.generator_.state_dict())
+    tensors.update(prefixed("discriminator", detector.discriminator_.state_dict()))
+    for name in ("mean", "std"):
+        if getattr(detector, f"{name}_") is not None:
+            tensors[f"state.{name}"] = getattr(detector, f"{name}_")
+    state = {
+        "method": detector.method,
+        "kind": detector.kind_,
+        "input_shape": list(detector.input_shape_),
+        "resolution": getattr(detector, "resolution_", None),
+        "columns": detector.columns_,
+        "holdout_scores": [float(s) for s in detector.holdout_scores_],
+        "map_scale": detector.map_scale_,
+        "fpr": detector.fpr,
+        "holdout": detector.holdout,
+        "seed": detector.seed,
+    }
+    config = detector.config_
+    meta = {
+        "family": detector.method,
+        "config": config.to_dict(),
+        "sample_shape": list(config.model.sample_shape),
+        "value_range": [-1.0, 1.0] if detector.kind_ == "image" else None,
+        "state": state,
+    }
+    return save_folder(folder, "anomaly-detector", meta, tensors)
+
+
+def load_detector_folder(cls: type, folder: Path, device: str = "cpu") -> AnomalyDetector:
+    """A detector from a pretrained folder: kind, state entries and every tensor checked."""
+    from ganforge.pretrained import CONFIG_FILE, check_fits, load_folder, part
+    from ganforge.training.checkpoint import rebuild
+
+    meta, tensors = load_folder(folder, ("anomaly-detector",))
+    state = meta.get("state") or {}
+    fix = "the folder was altered: copy it again or save it again"
+    for key, kind in _FOLDER_STATE.items():
+        if not isinstance(state.get(key), kind) or (kind is int and isinstance(state[key], bool)):
+            raise GanforgeError(f"damaged {CONFIG_FILE}: state entry {key!r}", str(folder), fix)
+    if state["kind"] not in ("image", "table") or state["method"] not in METHODS:
+        raise GanforgeError(f"damaged {CONFIG_FILE}: kind or method", str(folder), fix)
+    scores = state["holdout_scores"]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in scores):
+        raise GanforgeError(f"damaged {CONFIG_FILE}: holdout_scores", str(folder), fix)
+    standardise = part(tensors, "state")
+    if state["kind"] == "table":
+        n = len(state["columns"] or [])
+        want = {
+            "mean": torch.zeros(n, dtype=torch.float64),
+            "std": torch.zeros(n, dtype=torch.float64),
+        }
+        check_fits(standardise, want, folder, "the standardisation", fix, exact_dtype=False)
+    elif standardise:
+        raise GanforgeError(
+            f"unexpected tensor 'state.{next(iter(standardise))}'", str(folder), fix
+        )
+    unknown = [k for k in tensors if not k.startswith(("generator.", "discriminator.", "state."))]
+    if unknown:
+        raise GanforgeError(f"unexpected tensor {unknown[0]!r}", str(folder), fix)
+    detector = cls(
+        state["method"],
+        holdout=state["holdout"],
+        fpr=state["fpr"],
+        seed=state["seed"],
+        resolution=state["resolution"],
+        device=device,
+    )
+    detector.kind_, detector.input_shape_ = state["kind"], tuple(state["input_shape"])
+    detector.resolution_ = state["resolution"]
+    detector.columns_ = state["columns"]
+    detector.mean_, detector.std_ = standardise.get("mean"), standardise.get("std")
+    detector.holdout_scores_ = np.asarray(scores, dtype=np.float64)
+    detector.map_scale_ = state["map_scale"]
+    detector.run_dir_ = folder
+    config = Config.from_dict(meta["config"], str(folder / CONFIG_FILE))
+    from ganforge.families import make_family
+
+    family = rebuild(lambda: make_family(config), folder, "a ganforge anomaly detector")
+    G, D = rebuild(family.build, folder, "a ganforge anomaly detector")
+    networks = (part(tensors, "generator"), part(tensors, "discriminator"))
+    check_fits(networks[0], G.state_dict(), folder, "the generator", fix)
+    check_fits(networks[1], D.state_dict(), folder, "the discriminator", fix)
+    rebuild(
+        lambda: detector._use_networks(config, *networks), folder, "a ganforge anomaly detector"
+    )
+    return detector
+
+
 def load_detector(cls: type, run_or_file: str | Path, device: str = "cpu") -> AnomalyDetector:
-    """A detector saved by `fit(run_dir=...)` or `save`: a run directory or detector file."""
+    """A detector saved by `fit(run_dir=...)`, `save` or `save_pretrained`: a run directory, a
+    detector file or a pretrained folder."""
+    from ganforge.pretrained import is_pretrained_folder
     from ganforge.training.checkpoint import load_file, rebuild
 
     path = Path(run_or_file)
+    if is_pretrained_folder(path):
+        return load_detector_folder(cls, path, device)
     if not path.exists():
         raise GanforgeError("no such run directory or detector file", str(path))
     if path.is_dir():

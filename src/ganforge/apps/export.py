@@ -439,7 +439,9 @@ def export_format(output: str | Path, fmt: str | None) -> str:
     """The format asked for (else the one -o's suffix names), checked against the suffix."""
     suffix = Path(output).suffix.lower()
     if fmt is not None and fmt not in FORMATS:
-        raise GanforgeError(f"unknown --format {fmt!r}", fix=f"use one of {', '.join(FORMATS)}")
+        raise GanforgeError(
+            f"unknown --format {fmt!r}", fix=f"use one of {', '.join(FORMATS)} or pretrained"
+        )
     if fmt is None:
         by_suffix = {v: k for k, v in SUFFIXES.items()}
         if suffix not in by_suffix:
@@ -511,6 +513,10 @@ def export_model(
     beside it; every check comes before any work, and nothing is left half-written."""
     from ganforge import __version__
 
+    if fmt == "pretrained":  # a save_pretrained folder, not a graph (apps/pretrained_export.py)
+        from ganforge.apps.pretrained_export import export_pretrained
+
+        return export_pretrained(run, output)
     out = Path(output).expanduser()
     fmt = export_format(out, fmt)
     if fmt == "onnx":

@@ -490,7 +490,7 @@ class SeriesEncoder:
             elif name in meta["static_columns"]:
                 out[name] = static[name].to_numpy()[seq]
             else:
-                out[name] = values[name].array  # (extension dtypes such as Int64 kept)
+                out[name] = values[name].to_numpy()
         frame = pd.DataFrame(out)
         for name in meta["static_columns"]:
             dtype = static[name].dtype

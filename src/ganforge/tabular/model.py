@@ -432,10 +432,40 @@ class TabularGAN:
             raise GanforgeError(f"cannot write the model file ({e.strerror})", str(path)) from None
         return path
 
+    def save_pretrained(self, folder: str | Path) -> Path:
+        """Write the model as a pretrained folder: config.json (config, the table's layout,
+        transformer and level frequencies as plain JSON) + model.safetensors (G's weights)."""
+        from ganforge.pretrained import prefixed, save_folder
+
+        self._check_fitted()
+        meta = {
+            "family": "tabular",
+            "config": self.config.to_dict(),
+            "columns": [c.name for c in self.transformer.columns],
+            "state": {
+                "layout": self._family.layout,
+                "transformer": self.transformer.to_dict(),
+                "frequencies": self._family.sampler.frequencies(),
+                "privacy": self.privacy,
+                "timings": dict(self.timings),
+            },
+        }
+        weights = {k: v.cpu() for k, v in self.generator.state_dict().items()}
+        return save_folder(folder, "tabular", meta, prefixed("generator", weights))
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path, device: str = "cpu") -> TabularGAN:
+        """A model from a pretrained folder (or, as `load`, a .gft file)."""
+        return cls.load(folder, device)
+
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> TabularGAN:
-        """Read a .gft file written by save(); another format or version is one clear line."""
-        state = _load_state(path)
+        """Read a .gft file written by save() or a folder written by save_pretrained();
+        another format or version is one clear line."""
+        from ganforge.pretrained import is_pretrained_folder
+
+        folder = is_pretrained_folder(path)
+        state = _folder_state(Path(path)) if folder else _load_state(path)
         config = Config.from_dict(state["config"], str(path))
         model = cls(device=device, verbose=False)
         model.config = config
@@ -455,6 +485,10 @@ class TabularGAN:
                 "refit the model with `ganforge tabular fit`",
             ) from None
         try:
+            if folder:  # every tensor's name, shape and dtype checked, one line naming it
+                from ganforge.pretrained import check_fits
+
+                check_fits(state["generator"], generator.state_dict(), path, "the generator")
             generator.load_state_dict(state["generator"])
         except RuntimeError as e:
             raise GanforgeError(
@@ -546,6 +580,22 @@ def _load_state(path: str | Path) -> dict:
             "refit the model with this version of ganforge",
         )
     check_structure(state, _REQUIRED, path, "a ganforge tabular model")
+    return state
+
+
+def _folder_state(folder: Path) -> dict:
+    """A pretrained folder's content in the shape of a .gft's state (entries checked)."""
+    from ganforge.pretrained import load_folder, part
+    from ganforge.training.checkpoint import check_structure
+
+    meta, tensors = load_folder(folder, ("tabular",))
+    fix = "the folder was altered: copy it again or save it again"
+    unknown = [k for k in tensors if not k.startswith("generator.")]
+    if unknown:
+        raise GanforgeError(f"unexpected tensor {unknown[0]!r}", str(folder), fix)
+    state = {**(meta.get("state") or {}), "config": meta["config"]}
+    state["generator"] = part(tensors, "generator")
+    check_structure(state, _REQUIRED, folder, "a ganforge tabular model")
     return state
 
 
