@@ -258,7 +258,8 @@ class SeriesEncoder:
         for owner, index in enumerate(groups):
             at = position[index].to_numpy()
             n = len(at)
-            cadence = _cadence(times[index].to_numpy()) if times is not None else 0.0
+            t = times[index].to_numpy() if times is not None else np.zeros(n)
+            cadence = _cadence(t) if times is not None else 0.0
             if n >= seq_len:
                 offsets = range(n - seq_len + 1)
                 count = seq_len
@@ -269,7 +270,7 @@ class SeriesEncoder:
                 lengths.append(count)
                 owners.append(owner)
                 cadences.append(cadence)
-                starts.append(float(times[index].iloc[o]) if times is not None else 0.0)
+                starts.append(float(t[o]))
         lengths_arr = np.asarray(lengths)
         features = len(keep)
         steps_block = np.zeros((len(rows), seq_len, features), dtype=np.float32)
@@ -490,7 +491,7 @@ class SeriesEncoder:
             elif name in meta["static_columns"]:
                 out[name] = static[name].to_numpy()[seq]
             else:
-                out[name] = values[name].to_numpy()
+                out[name] = values[name].array  # (extension dtypes such as Int64 kept)
         frame = pd.DataFrame(out)
         for name in meta["static_columns"]:
             dtype = static[name].dtype
