@@ -37,12 +37,23 @@ FORMAT_VERSION = 2
 
 
 class TimeSeriesGAN:
-    """A GRU generator and discriminator with TimeGAN's supervised next-step and moment losses.
+    """A GRU generator and discriminator with TimeGAN's supervised next-step and moment losses,
+    and DoppelGANger's attribute generator for static attributes and sequence lengths.
 
     Measured on sines (1000 sequences x 24 steps x 5 features, 240 steps, 16 s): without the
     supervised and moment losses the per-feature mean is off by 0.26 (G has not found the data
     yet); with them 0.007, and a supervised weight of 100 (not 10) halves the gap in mean
-    step-to-step change (0.008 vs 0.018).
+    step-to-step change. On a mixed table (300 entities of 3-12 steps, a 0.7/0.2/0.1 category,
+    25% gaps): the supervised loss on one-hot channels pulled the category's shares 0.14 off in
+    60 steps (so it covers the continuous channels only: 0.012), and a uniform start of the
+    output layer left them 0.11-0.16 off after 60-150 steps (so the biases start at the data's
+    marginals). TimeGAN scores (one post-hoc fit, one thread beside other jobs): stocks 0.080
+    discriminative / 0.0395 predictive (real 0.0366) at the default 50 epochs; sines 0.195 /
+    0.102 at 100 epochs: the goals (0.05 / 0.01) are not reached yet.
+
+    `ema` (sample from a moving average of G's weights) and `lr_decay_start` (the fraction of
+    steps after which both learning rates fall linearly to 0) are the trainer's own options,
+    off by default.
     """
 
     def __init__(
@@ -56,6 +67,8 @@ class TimeSeriesGAN:
         lr_d: float = 1e-3,
         supervised_weight: float = 100.0,
         moment_weight: float = 10.0,
+        ema: float = 0.0,
+        lr_decay_start: float = 1.0,
         max_steps: int = 0,
         max_minutes: float = 0.0,
         device: str = "cpu",
@@ -107,7 +120,8 @@ class TimeSeriesGAN:
                     "beta1": 0.5,
                     "beta2": 0.9,
                     "gp_weight": 0.0,
-                    "ema": 0.0,
+                    "ema": s["ema"],
+                    "lr_decay_start": s["lr_decay_start"],
                     "seed": int(self.seed),
                     "device": self.device,
                     "precision": "fp32",
