@@ -9,6 +9,7 @@ import torch
 from ganforge.errors import GanforgeError
 from ganforge.objectives import (
     LOSSES,
+    PAIRED_LOSSES,
     check_loss_name,
     d_loss,
     g_loss,
@@ -19,6 +20,9 @@ from ganforge.objectives import (
 )
 
 torch.set_num_threads(1)
+
+# The losses of one batch of logits each (the paired ones: tests/test_relativistic_pair.py).
+UNPAIRED = tuple(name for name in LOSSES if name not in PAIRED_LOSSES)
 
 REAL = np.array([-2.0, -0.5, 0.0, 0.3, 1.7, 3.0])
 FAKE = np.array([-3.0, -1.2, 0.4, 0.9, 2.5])  # a different batch size on purpose
@@ -58,10 +62,11 @@ def t(values, dtype=torch.float32, grad=False) -> torch.Tensor:
 
 
 def test_loss_names():
-    assert LOSSES == ("minimax", "nonsaturating", "wasserstein", "hinge", "lsgan")
+    assert UNPAIRED == ("minimax", "nonsaturating", "wasserstein", "hinge", "lsgan")
+    assert PAIRED_LOSSES == ("relativistic-pair",)
 
 
-@pytest.mark.parametrize("name", LOSSES)
+@pytest.mark.parametrize("name", UNPAIRED)
 def test_d_loss_matches_formula(name):
     got = d_loss(name, t(REAL, torch.float64), t(FAKE, torch.float64))
     assert got.shape == ()
@@ -71,7 +76,7 @@ def test_d_loss_matches_formula(name):
     assert got32.item() == pytest.approx(reference_d(name, REAL, FAKE), rel=1e-6, abs=1e-6)
 
 
-@pytest.mark.parametrize("name", LOSSES)
+@pytest.mark.parametrize("name", UNPAIRED)
 def test_g_loss_matches_formula(name):
     got = g_loss(name, t(FAKE, torch.float64))
     assert got.shape == ()
@@ -95,7 +100,7 @@ def test_patch_logits_average_over_every_element():
     gen = torch.Generator().manual_seed(0)
     real = torch.randn(3, 1, 4, 4, generator=gen)
     fake = torch.randn(3, 1, 4, 4, generator=gen)
-    for name in LOSSES:
+    for name in UNPAIRED:
         assert d_loss(name, real, fake).item() == pytest.approx(
             d_loss(name, real.flatten(), fake.flatten()).item(), rel=1e-6
         )
@@ -130,7 +135,7 @@ def test_stable_at_extreme_logits_where_the_naive_formula_fails():
     assert g_loss("nonsaturating", t([100.0])).item() == pytest.approx(0.0, abs=1e-30)
 
 
-@pytest.mark.parametrize("name", LOSSES)
+@pytest.mark.parametrize("name", UNPAIRED)
 @pytest.mark.parametrize("value", [-100.0, 100.0])
 def test_gradients_finite_at_extreme_logits(name, value):
     real, fake = t([value, -value], grad=True), t([value, -value], grad=True)
@@ -138,7 +143,7 @@ def test_gradients_finite_at_extreme_logits(name, value):
     assert torch.isfinite(real.grad).all() and torch.isfinite(fake.grad).all()
 
 
-@pytest.mark.parametrize("name", LOSSES)
+@pytest.mark.parametrize("name", UNPAIRED)
 def test_gradient_directions(name):
     """D pushes real logits up and fake logits down; G pushes fake logits up.
 

@@ -77,7 +77,7 @@ class ModelConfig:
         "video",
         flag="--family",
     )
-    arch: str = setting("dcgan", "mlp | dcgan", flag="--arch")
+    arch: str = setting("dcgan", "mlp | dcgan | resnet (R3GAN's, no normalisation)", flag="--arch")
     latent_dim: int = setting(100, "size of the generator's noise vector", flag="--latent-dim")
     g_width: int = setting(
         64, "DCGAN: channels of the last generator block; MLP: hidden units", flag="--g-width"
@@ -96,6 +96,11 @@ class ModelConfig:
         "DCGAN depth: extra stride-1 3x3 conv blocks in the discriminator",
         flag="--d-extra-layers",
     )
+    blocks_per_stage: int = setting(
+        2, "resnet: residual blocks per resolution", flag="--blocks-per-stage"
+    )
+    expansion: int = setting(2, "resnet: inverted bottleneck width factor")
+    group_channels: int = setting(16, "resnet: channels per group of the grouped 3x3 conv")
     d_norm: str = setting(
         "batch", "discriminator normalisation: batch | none | layer", flag="--d-norm"
     )
@@ -126,7 +131,8 @@ class TrainConfig:
     batch_size: int = setting(64, "samples per batch", flag="--batch-size")
     loss: str = setting(
         "nonsaturating",
-        "adversarial loss: minimax | nonsaturating | wasserstein | hinge | lsgan",
+        "adversarial loss: minimax | nonsaturating | wasserstein | hinge | lsgan | "
+        "relativistic-pair (RpGAN, with --r1 and --r2: R3GAN, Huang 2024)",
         flag="--loss",
     )
     n_critic: int = setting(1, "discriminator updates per generator update", flag="--n-critic")
@@ -143,7 +149,12 @@ class TrainConfig:
     r1_weight: float = setting(
         0.0, "R1 gamma (Mescheder 2018); penalty applied as gamma/2 * E||grad||^2", flag="--r1"
     )
-    r1_every: int = setting(16, "lazy R1: every k discriminator steps, scaled by k")
+    r2_weight: float = setting(
+        0.0,
+        "R2 gamma: R1's zero-centred penalty on fakes (Huang 2024: R1 = R2 = gamma)",
+        flag="--r2",
+    )
+    r1_every: int = setting(16, "lazy R1 and R2: every k discriminator steps, scaled by k")
     ema: float = setting(
         0.0,
         "EMA decay of the generator's weights (0: off); samples/export use the EMA",
@@ -627,6 +638,12 @@ def validate(config: Config) -> None:
     for name, value in positive.items():
         if not isinstance(value, (int, float)) or value <= 0:
             raise GanforgeError(f"--{name} must be positive, got {value!r}")
+    for name in ("blocks_per_stage", "expansion", "group_channels"):
+        value = getattr(config.model, name)
+        if not isinstance(value, int) or value < 1:
+            raise GanforgeError(
+                f"{name.replace('_', '-')} must be a whole number >= 1, got {value!r}"
+            )
     for name in ("g_extra_layers", "d_extra_layers"):
         value = getattr(config.model, name)
         if not isinstance(value, int) or value < 0:
@@ -639,6 +656,15 @@ def validate(config: Config) -> None:
     from ganforge.objectives import check_loss_name
 
     check_loss_name(t.loss, "--loss")
+    if t.loss == "relativistic-pair" and config.model.family not in (
+        "unconditional",
+        "conditional",
+    ):
+        raise GanforgeError(
+            f"--loss relativistic-pair is not supported by the {config.model.family} family",
+            "--loss",
+            "use it with --family unconditional or conditional",
+        )
     if t.precision not in ("fp32", "bf16", "fp16", "auto"):
         raise GanforgeError(
             f"unknown precision {t.precision!r}", fix="use fp32, bf16, fp16 or auto"
@@ -659,6 +685,7 @@ def validate(config: Config) -> None:
 _NON_NEGATIVE = (
     "gp_weight",
     "r1_weight",
+    "r2_weight",
     "grad_clip",
     "max_minutes",
     "checkpoint_every",
@@ -697,9 +724,9 @@ def _validate_weights(config: Config) -> None:
 
 
 def _validate_resolution(config: Config) -> None:
-    """The DCGAN nets (and the conditional ones built on them) take 4*2^k or 7*2^k sides."""
+    """The DCGAN and ResNet nets (and the conditional ones) take 4*2^k or 7*2^k sides."""
     image_families = ("unconditional", "conditional", "ganomaly", "fanogan")
-    if config.model.arch != "dcgan" or config.model.family not in image_families:
+    if config.model.arch not in ("dcgan", "resnet") or config.model.family not in image_families:
         return
     if config.data.source in ("ring", "grid") or config.data.source.startswith("csv:"):
         return  # vector data: the resolution is not used
@@ -709,7 +736,8 @@ def _validate_resolution(config: Config) -> None:
         base_size(config.data.resolution)
     except ValueError:
         raise GanforgeError(
-            f"--resolution {config.data.resolution} is not supported by the dcgan nets",
+            f"--resolution {config.data.resolution} is not supported by the "
+            f"{config.model.arch} nets",
             fix="use 4*2^k or 7*2^k pixels: 8, 14, 16, 28, 32, 56, 64, 128, ...",
         ) from None
 

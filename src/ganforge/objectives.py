@@ -19,7 +19,16 @@ from torch import Tensor
 
 from ganforge.errors import GanforgeError
 
-LOSSES: tuple[str, ...] = ("minimax", "nonsaturating", "wasserstein", "hinge", "lsgan")
+LOSSES: tuple[str, ...] = (
+    "minimax",
+    "nonsaturating",
+    "wasserstein",
+    "hinge",
+    "lsgan",
+    "relativistic-pair",
+)
+# Losses whose generator term reads D's logits on real data too (g_loss needs real_logits).
+PAIRED_LOSSES: tuple[str, ...] = ("relativistic-pair",)
 
 Discriminator = Callable[..., Tensor]
 
@@ -82,12 +91,18 @@ def _lsgan_g(fake: Tensor) -> Tensor:
     return 0.5 * (fake - 1.0).pow(2).mean()
 
 
+def _relativistic_pair_d(real: Tensor, fake: Tensor) -> Tensor:
+    # RpGAN (Jolicoeur-Martineau 2018; Huang et al. 2024, eq. 2): real i is paired with fake i.
+    return F.softplus(-(real - fake)).mean()
+
+
 _D_LOSSES: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
     "minimax": _minimax_d,
     "nonsaturating": _minimax_d,  # the non-saturating variant changes only the generator's loss
     "wasserstein": _wasserstein_d,
     "hinge": _hinge_d,
     "lsgan": _lsgan_d,
+    "relativistic-pair": _relativistic_pair_d,
 }
 _G_LOSSES: dict[str, Callable[[Tensor], Tensor]] = {
     "minimax": _minimax_g,
@@ -107,23 +122,35 @@ def d_loss(name: str, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
       constraint from the caller (gradient_penalty, weight clipping or spectral norm).
     - hinge (Lim & Ye 2017, "Geometric GAN"; Miyato et al. 2018): E[relu(1 - r)] + E[relu(1 + f)].
     - lsgan (Mao et al. 2017, "Least Squares GAN", a=0, b=1, c=1): 0.5 E[(r-1)^2] + 0.5 E[f^2].
+    - relativistic-pair (RpGAN, Jolicoeur-Martineau 2018; R3GAN, Huang et al. 2024, eq. 2):
+      E[softplus(-(r_i - f_i))], real i paired with fake i (logits of the same shape). Meant
+      with both zero-centred penalties, R1 on real and R2 on fake (r1_penalty, r2_penalty).
     """
     loss = _D_LOSSES[check_loss_name(name)]
     return loss(_at_least_float32(real_logits), _at_least_float32(fake_logits))
 
 
-def g_loss(name: str, fake_logits: Tensor) -> Tensor:
+def g_loss(name: str, fake_logits: Tensor, real_logits: Tensor | None = None) -> Tensor:
     """Generator loss (to minimise) for the named objective; a scalar mean over the batch.
 
     - minimax (Goodfellow et al. 2014): E[log(1 - D(G(z)))], the original saturating formula.
     - nonsaturating (Goodfellow et al. 2014, section 3): -E[log D(G(z))].
     - wasserstein (Arjovsky et al. 2017) and hinge (Lim & Ye 2017): -E[f].
     - lsgan (Mao et al. 2017, c=1): 0.5 E[(f-1)^2].
+    - relativistic-pair (Huang et al. 2024, eq. 2 with the roles swapped):
+      E[softplus(-(f_i - r_i))]; needs `real_logits` (PAIRED_LOSSES). Real logits carry no
+      gradient to G: compute them under torch.no_grad().
 
-    None of LOSSES reads D's logits on real data (the relativistic objective, which does, has
-    its own relativistic_g_loss).
+    Only PAIRED_LOSSES read `real_logits`; the relativistic *average* objective of ESRGAN has
+    its own relativistic_g_loss.
     """
-    return _G_LOSSES[check_loss_name(name)](_at_least_float32(fake_logits))
+    name = check_loss_name(name)
+    fake = _at_least_float32(fake_logits)
+    if name in PAIRED_LOSSES:
+        if real_logits is None:
+            raise ValueError(f"the {name} generator loss needs the real logits")
+        return F.softplus(-(fake - _at_least_float32(real_logits))).mean()
+    return _G_LOSSES[name](fake)
 
 
 def relativistic_d_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
@@ -201,3 +228,24 @@ def r1_penalty(discriminator: Discriminator, real: Tensor, y: Tensor | None = No
     x = real.detach().requires_grad_(True)
     grad = _input_gradient(discriminator, x, y)
     return grad.pow(2).sum(dim=1).mean()
+
+
+def r2_penalty(discriminator: Discriminator, fake: Tensor, y: Tensor | None = None) -> Tensor:
+    """R2 penalty (Mescheder et al. 2018; Huang et al. 2024): R1's formula on fake data.
+
+    E[||grad_x D(x)||_2^2] at the (detached) fakes, without gamma/2; with R1 it makes the
+    relativistic pairing loss locally convergent (Huang et al. 2024, section 2.3).
+    """
+    return r1_penalty(discriminator, fake, y)
+
+
+def zero_centred_penalty(logits: Tensor, inputs: Tensor) -> Tensor:
+    """E[||grad_x D(x)||_2^2] from logits already computed on `inputs` (which require grad).
+
+    The same value as r1_penalty / r2_penalty without a second forward pass: the adversarial
+    loss and the penalty share one pass of D, as R3GAN's trainer does.
+    """
+    (grad,) = torch.autograd.grad(
+        outputs=logits.sum(), inputs=inputs, create_graph=True, only_inputs=True
+    )
+    return _at_least_float32(grad).flatten(start_dim=1).pow(2).sum(dim=1).mean()

@@ -89,6 +89,52 @@ TOY_TRAIN: dict[str, Any] = {
     "checkpoint_every": 1000,
 }
 
+# R3GAN (Huang et al. 2024): the relativistic pairing loss with R1 and R2 at one gamma, Adam with
+# beta1 0 and the paper's final beta2 0.99, EMA on; the nets are nets/resnet.py's.
+R3GAN_TRAIN: dict[str, Any] = {
+    "loss": "relativistic-pair",
+    "r1_weight": 0.05,  # the paper's CIFAR-10 gamma (32 px); R2 the same
+    "r2_weight": 0.05,
+    "r1_every": 1,  # not lazy: both penalties every D step, as the paper
+    "lr_g": 2e-4,
+    "lr_d": 2e-4,
+    "beta1": 0.0,
+    "beta2": 0.99,
+    "batch_size": 64,
+    "ema": 0.995,
+    "log_every": 100,
+    "sample_every": 500,
+    "checkpoint_every": 1000,
+}
+
+
+R3GAN_GAMMA: dict[int, float] = {32: 0.05, 64: 2.0, 128: 10.0, 256: 150.0}
+
+
+def _r3gan_photos(resolution: int) -> tuple[str, dict[str, dict[str, Any]]]:
+    """A folder-of-photos R3GAN preset at `resolution` px (--data folder:PATH)."""
+    width = {32: 64, 64: 48, 128: 32, 256: 24}[resolution]
+    return (
+        f"R3GAN (Huang 2024): relativistic-pair + R1/R2 and the normalisation-free ResNet on a "
+        f"folder of colour photos at {resolution}x{resolution} (--data folder:PATH); 50,000 steps",
+        {
+            "data": {"source": "photos:train", "resolution": resolution, "channels": 3},
+            "model": {"arch": "resnet", "latent_dim": 64, "g_width": width, "d_width": width},
+            "train": {
+                **R3GAN_TRAIN,
+                "steps": 50000,
+                "batch_size": 32,
+                # The paper's starting gammas (no decay here): 0.05 at 32 px (CIFAR-10), 2 at 64
+                # (FFHQ-64), 150 at 256 (FFHQ-256); 128 px's 10 is ours, between the two.
+                "r1_weight": R3GAN_GAMMA[resolution],
+                "r2_weight": R3GAN_GAMMA[resolution],
+                "ema": 0.999,
+                "diffaugment": "translation",
+            },
+        },
+    )
+
+
 # The moving-mnist presets (families/video.py; README, "Next frames of a video").
 VIDEO_SETTINGS: dict[str, Any] = {"l2_weight": 1.0, "gdl_weight": 1.0, "adv_weight": 0.05}
 VIDEO_TRAIN: dict[str, Any] = {
@@ -171,6 +217,49 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
                 "sample_every": 500,
                 "checkpoint_every": 1000,
             },
+        },
+    ),
+    "stacked-mnist": (
+        "PacDCGAN2 (Lin 2018) on StackedMNIST's 1,000 modes: mnist-dcgan's networks on 28x28x3, "
+        "D with PacGAN packing 2 and minibatch std, EMA; 8,000 steps",
+        {
+            "data": {"source": "stacked-mnist", "resolution": 28},
+            "model": {
+                "arch": "dcgan",
+                "latent_dim": 100,
+                "g_width": 64,
+                "d_width": 64,
+                "minibatch_std": True,
+                "pack": 2,
+            },
+            "train": {
+                "steps": 8000,
+                "batch_size": 64,
+                "ema": 0.999,
+                "precision": "auto",  # bf16 where the CPU has it natively (as digits-dcgan)
+                "threads": 1,
+                "log_every": 200,
+                "sample_every": 1000,
+                "checkpoint_every": 1000,
+            },
+            "eval": {"metrics": "stacked-modes"},
+        },
+    ),
+    "mnist-r3gan": (
+        "R3GAN (Huang 2024) on MNIST 28x28: relativistic-pair loss, R1 = R2 = 0.05, a CPU-sized "
+        "normalisation-free ResNet (1 block per resolution, width 16-64), EMA; 10,000 steps",
+        {
+            "data": {"source": "mnist", "resolution": 28},
+            "model": {
+                "arch": "resnet",
+                "latent_dim": 64,
+                "g_width": 16,
+                "d_width": 16,
+                "blocks_per_stage": 1,
+            },
+            # Lazy R1/R2 (every 4th D step, scaled by 4; StyleGAN2 takes 16): one step costs
+            # ~1 s of CPU with both penalties every step, 7x mnist-dcgan's (benchmarks/r3gan.py).
+            "train": {**R3GAN_TRAIN, "steps": 10000, "r1_every": 4},
         },
     ),
     "mnist-wgangp": (
@@ -501,6 +590,7 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
             adv_weight=1e-2,
         ),
     ),
+    **{f"photos-r3gan-{side}": _r3gan_photos(side) for side in (32, 64, 128, 256)},
 }
 
 DEFAULT_PRESET = "digits-dcgan"

@@ -73,6 +73,19 @@ def test_bad_toml_values_are_one_line(cli, tmp_path, case):
 BAD_TRAIN_FLAGS = {
     "gp-negative": (["--gp", "-10"], "gp-weight", ">= 0"),
     "r1-negative": (["--r1", "-1"], "r1-weight", ">= 0"),
+    "r2-negative": (["--r2", "-0.1"], "r2-weight", ">= 0"),
+    "pair-loss-srgan": (
+        ["--loss", "relativistic-pair", "--family", "srgan"],
+        "relativistic-pair",
+        "srgan",
+        "unconditional",
+    ),
+    "resnet-resolution-30": (["--arch", "resnet", "--resolution", "30"], "30", "resnet", "28"),
+    "blocks-per-stage-zero": (
+        ["--arch", "resnet", "--blocks-per-stage", "0"],
+        "blocks-per-stage",
+        ">= 1",
+    ),
     "grad-clip-negative": (["--grad-clip", "-0.5"], "grad-clip", ">= 0"),
     "beta1-one": (["--beta1", "1.0"], "beta1", r"\[0, 1\)"),
     "beta2-negative": (["--beta2", "-0.1"], "beta2", r"\[0, 1\)"),

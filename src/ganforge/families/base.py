@@ -100,7 +100,8 @@ def adversarial_d_terms(
     d_step: int,
     augment: Augment | None = None,
 ) -> tuple[torch.Tensor, Logs]:
-    """The objective's D loss plus the configured regularisers; shared by the image families.
+    """The objective's D loss plus the configured regularisers (WGAN-GP, R1, R2); shared by the
+    image families.
 
     With `augment` (DiffAugment/ADA), every D input here, real, fake and the regularisers',
     goes through it; ADA's p is fed D's logits on the (augmented) real batch.
@@ -109,6 +110,15 @@ def adversarial_d_terms(
     diversity = fake_diversity(real, fake)
     if augment is not None:
         D = augment.wrap(D)
+    # R1 (real) and R2 (fake) share the loss's pass through D (as R3GAN's trainer does): the
+    # inputs require grad and the penalty is the gradient of those same logits. Lazy: every
+    # r1_every D steps, scaled by it, so the expected penalty is unchanged (Karras 2020).
+    lazy_step = d_step % t.r1_every == 0
+    penalise_real, penalise_fake = t.r1_weight > 0 and lazy_step, t.r2_weight > 0 and lazy_step
+    if penalise_real:
+        real = real.detach().requires_grad_(True)
+    if penalise_fake:
+        fake = fake.detach().requires_grad_(True)
     real_logits = D(real) if y is None else D(real, y)
     fake_logits = D(fake) if y is None else D(fake, y)
     if augment is not None:
@@ -128,11 +138,14 @@ def adversarial_d_terms(
         gp = objectives.gradient_penalty(D, real, fake, y)
         loss = loss + t.gp_weight * gp
         logs["gp"] = gp.detach()
-    if t.r1_weight > 0 and d_step % t.r1_every == 0:
-        # Lazy R1 (Karras 2020): every k steps, scaled by k, so the expected penalty is unchanged.
-        r1 = objectives.r1_penalty(D, real, y)
+    if penalise_real:
+        r1 = objectives.zero_centred_penalty(real_logits, real)
         loss = loss + (t.r1_weight / 2) * t.r1_every * r1
         logs["r1"] = r1.detach()
+    if penalise_fake:
+        r2 = objectives.zero_centred_penalty(fake_logits, fake)
+        loss = loss + (t.r2_weight / 2) * t.r1_every * r2
+        logs["r2"] = r2.detach()
     return loss, logs
 
 
@@ -144,6 +157,20 @@ def unconditional_d_loss(
     with torch.no_grad():
         fake = G(z)
     return adversarial_d_terms(family.config, D, real, fake, None, d_step, family.augment)
+
+
+def generator_adversarial_loss(
+    config, D, fake: torch.Tensor, real: torch.Tensor, y: torch.Tensor | None = None
+) -> torch.Tensor:
+    """The objective's G loss on D(fake); a paired loss (relativistic-pair) also scores the real
+    batch, without gradients (real logits do not depend on G). `D` is already augmented."""
+    name = config.train.loss
+    fake_logits = D(fake) if y is None else D(fake, y)
+    real_logits = None
+    if name in objectives.PAIRED_LOSSES:
+        with torch.no_grad():
+            real_logits = D(real) if y is None else D(real, y)
+    return objectives.g_loss(name, fake_logits, real_logits)
 
 
 def fake_diversity(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:

@@ -127,6 +127,7 @@ class ConditionalFamily(Family):
 
     def generator_loss(self, G, D, real, y, step):
         weight = self.settings.mode_seeking
+        real_y = y
         if weight > 0:  # two fakes per label, to compare (see mode_seeking_loss)
             half = real.shape[0] // 2
             y = torch.cat([y[:half], y[:half]])
@@ -140,12 +141,18 @@ class ConditionalFamily(Family):
         loss_name = self.config.train.loss
         if self.augment is not None:  # D only ever sees augmented images, in both steps
             fake = self.augment(fake)
+        real_logits = None
+        if loss_name in objectives.PAIRED_LOSSES:  # relativistic-pair: fake i against real i
+            n = fake.shape[0]
+            with torch.no_grad():
+                seen = self.augment(real[:n]) if self.augment is not None else real[:n]
+                real_logits = D.forward_with_classes(seen)[0] if self.acgan else D(seen, real_y[:n])
         if not self.acgan:
-            loss = objectives.g_loss(loss_name, D(fake, y))
+            loss = objectives.g_loss(loss_name, D(fake, y), real_logits)
             logs["g_loss"] = loss.detach()
             return loss + extra, logs
         logits, class_logits = D.forward_with_classes(fake)
-        adversarial = objectives.g_loss(loss_name, logits)
+        adversarial = objectives.g_loss(loss_name, logits, real_logits)
         ac_loss = F.cross_entropy(class_logits.float(), y)
         logs.update({"g_loss": adversarial.detach(), "g_ac_loss": ac_loss.detach()})
         return adversarial + self.settings.ac_weight * ac_loss + extra, logs

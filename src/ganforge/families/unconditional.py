@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from ganforge import objectives
-from ganforge.families.base import Family, unconditional_d_loss
+from ganforge.families.base import Family, generator_adversarial_loss, unconditional_d_loss
 from ganforge.nets import get_architecture
 
 
@@ -24,5 +23,5 @@ class UnconditionalFamily(Family):
         fake = G(self.sample_latent(real.shape[0], real.device))
         if self.augment is not None:
             D = self.augment.wrap(D)
-        loss = objectives.g_loss(self.config.train.loss, D(fake))
+        loss = generator_adversarial_loss(self.config, D, fake, real)
         return loss, {"g_loss": loss.detach()}

@@ -7,11 +7,12 @@ from collections.abc import Callable
 from torch import nn
 
 from ganforge.errors import GanforgeError
-from ganforge.nets import dcgan, mlp
+from ganforge.nets import dcgan, mlp, resnet
 
 ARCHITECTURES: dict[str, Callable[..., tuple[nn.Module, nn.Module]]] = {
     "mlp": mlp.build,
     "dcgan": dcgan.build,
+    "resnet": resnet.build,
 }
 
 

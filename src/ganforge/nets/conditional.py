@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from ganforge.errors import GanforgeError
+from ganforge.nets import resnet
 from ganforge.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganforge.nets.layers import ConditionalBatchNorm2d, flatten_logits, maybe_spectral_norm
 from ganforge.nets.mlp import MLPDiscriminator, MLPGenerator
@@ -265,6 +266,13 @@ def build(
             spec.d_extra_layers,
         )
         return g, d
+    if spec.arch == "resnet":
+        if conditioning != "projection" or g_conditioning != "embed":
+            raise GanforgeError(
+                "the resnet architecture conditions by projection in D and embedding in G",
+                fix="use conditioning = projection and g_conditioning = embed with --arch resnet",
+            )
+        return resnet.build_conditional(spec)
     raise GanforgeError(
-        f"the conditional family has no {spec.arch!r} architecture", fix="use mlp or dcgan"
+        f"the conditional family has no {spec.arch!r} architecture", fix="use mlp, dcgan or resnet"
     )
