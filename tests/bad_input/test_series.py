@@ -88,10 +88,18 @@ def _text(path):
     path.write_text("not a model\n")
 
 
+def _old_version(path):
+    torch.save({"format": "ganforge-series", "format_version": 1}, path)
+
+
 @pytest.mark.parametrize(
     "make,says",
-    [(_other_kind, [r"tabular model", r"not a ganforge series model"]), (_text, ["series model"])],
-    ids=["tabular-model", "text-file"],
+    [
+        (_other_kind, [r"tabular model", r"not a ganforge series model"]),
+        (_text, ["series model"]),
+        (_old_version, [r"format version 1", r"refit"]),
+    ],
+    ids=["tabular-model", "text-file", "older-series-model"],
 )
 def test_sample_refuses_another_kind_of_file(cli, tmp_path, make, says):
     model, out = tmp_path / "m.gfs", tmp_path / "synth.csv"
