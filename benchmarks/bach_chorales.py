@@ -76,8 +76,14 @@ def fit(frame: pd.DataFrame, seq_len: int, minutes: float, seed: int, quick: boo
     model = TimeSeriesGAN(max_minutes=minutes, seed=seed, verbose=not quick, **kwargs)
     model.warn_notes = False
     if "discrete" in params:  # voice: a category (a static attribute where the model has them)
-        model.fit(table, seq_len=seq_len, sequence_key="sequence", discrete=["voice"])
-        how = "voice discrete (static), pitch integer, duration and offset continuous"
+        # durations and offsets in the bar take a dozen values each: categories, not numbers
+        model.fit(
+            table,
+            seq_len=seq_len,
+            sequence_key="sequence",
+            discrete=["voice", "duration", "offset"],
+        )
+        how = "voice discrete (static), pitch integer, duration and offset discrete"
     else:  # an API of numbers only: voice as its index, everything rounded afterwards
         table["voice"] = table["voice"].map(VOICES.index)
         model.fit(table, seq_len=seq_len, sequence_key="sequence")
@@ -241,7 +247,16 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore")
     t0 = time.perf_counter()
-    frame, names = chorale_notes(3 if args.quick else args.chorales)
+    count = 3 if args.quick else args.chorales
+    cache = Path(args.out) / f"notes_{count}.csv"  # parsing is the slow part (~0.5 s a chorale)
+    if cache.exists():
+        frame = pd.read_csv(cache)
+        names = [line for line in cache.with_suffix(".names").read_text().splitlines()]
+    else:
+        frame, names = chorale_notes(count)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(cache, index=False)
+        cache.with_suffix(".names").write_text("\n".join(names) + "\n")
     allowed = np.sort(frame["duration"].unique())
     print(
         f"{len(names)} chorales, {len(frame)} notes, {frame.groupby(['chorale', 'voice']).ngroups} "

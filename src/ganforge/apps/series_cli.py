@@ -11,7 +11,7 @@ def add_series_parser(sub) -> None:
     """`series` and its verbs (registered by cli.build_parser through apps/commands.VERBS)."""
     p = sub.add_parser(
         "series",
-        help="synthetic time series: report (TimeGAN scores, correlations, PCA/t-SNE, privacy)",
+        help="synthetic time series: fit, sample (--where), report (TimeGAN scores, privacy)",
         description="Sequences (issue 20): multivariate series, CSV in, CSV out.",
     )
     verbs = p.add_subparsers(dest="series_verb", metavar="VERB", required=True)
