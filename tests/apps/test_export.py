@@ -168,7 +168,7 @@ def test_onnx_and_torchscript_match_pytorch(runs, tmp_path, name, direction, sha
         ):
             assert onnx_out.shape == want.shape and onnx_out.dtype == np.float32, spec["name"]
             assert np.abs(onnx_out - want).max() <= TOLERANCE, (spec["name"], batch, size)
-            assert np.abs(ts_out - want).max() <= 1e-6, (spec["name"], batch, size)
+            assert np.abs(ts_out - want).max() <= TOLERANCE, (spec["name"], batch, size)
             if spec.get("range") == [-1.0, 1.0]:
                 assert onnx_out.min() >= -1 and onnx_out.max() <= 1
         if name == "srgan":

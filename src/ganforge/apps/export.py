@@ -352,23 +352,26 @@ def _scorer(method, generator, critic, config, shape, standardise, meta) -> Expo
 
 
 def _critic(model) -> nn.Module:
-    """f-AnoGAN's score needs the critic: from the run's checkpoint (generator.pt has none)."""
+    """f-AnoGAN's score needs the critic: the weights the loader kept with the generator (a
+    checkpoint, a pretrained folder saved with D), else the run's last checkpoint."""
     from ganforge.training.checkpoint import FORMAT, latest_checkpoint, load_file, rebuild
 
-    source = Path(model.source)
-    candidate = source if source.name != "generator.pt" else source.parent
-    try:
-        path = latest_checkpoint(candidate)
-        state = load_file(path, (FORMAT,))
-    except GanforgeError:
-        raise GanforgeError(
-            "the f-AnoGAN score needs the critic, which generator.pt does not hold",
-            str(source),
-            "export the run directory (its checkpoints/last.pt) or a fitted anomaly detector",
-        ) from None
+    source = path = Path(model.source)
+    weights = getattr(model, "discriminator_weights", None)
+    if weights is None:
+        candidate = source if source.name != "generator.pt" else source.parent
+        try:
+            path = latest_checkpoint(candidate)
+            weights = load_file(path, (FORMAT,))["discriminator"]
+        except GanforgeError:
+            raise GanforgeError(
+                "the f-AnoGAN score needs the critic, which generator.pt does not hold",
+                str(source),
+                "export the run directory (its checkpoints/last.pt) or a fitted anomaly detector",
+            ) from None
     _, critic = rebuild(model.family.build, path, "a ganforge model")
     try:
-        critic.load_state_dict(state["discriminator"])
+        critic.load_state_dict(weights)
     except RuntimeError as e:
         raise GanforgeError(
             f"the critic does not fit the saved config ({str(e).splitlines()[0]})", str(path)
