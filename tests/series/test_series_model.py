@@ -102,6 +102,14 @@ def test_short_entities_are_sequences_of_their_own_length_and_gaps_are_kept():
     assert back["x"].isna().tolist()[:5] == [False, True, False, False, True]  # the gap, twice
 
 
+def test_sequences_all_shorter_than_seq_len_set_the_window():
+    frame = pd.DataFrame({"id": np.repeat(np.arange(4), 5), "x": np.arange(20.0)})
+    encoder = SeriesEncoder()
+    windows, notes = encoder.fit(frame, 12, "id")
+    assert windows.shape[:2] == (4, 5) and (windows[..., 1] == 1).all()  # no padding left
+    assert encoder.meta["seq_len"] == 5 and any("at most 5 steps" in n for n in notes)
+
+
 def test_cli_csv_in_csv_out(tmp_path, capsys):
     frame = sines(30, steps=12, features=2)
     frame["count"] = (frame["f0"] * 10).round().astype("int64") + 10

@@ -127,7 +127,7 @@ def fit(args: argparse.Namespace, out=None) -> int:
         print(f"ganforge: note: {note}", file=out)
     t = model.timings
     print(
-        f"ganforge: fit {model.meta['windows']} windows of {args.seq_len} steps in "
+        f"ganforge: fit {model.meta['windows']} windows of {model.meta['seq_len']} steps in "
         f"{t['fit_s']:.1f}s ({model.summary['steps']} steps)",
         file=out,
     )

@@ -220,6 +220,13 @@ class SeriesEncoder:
             times = pd.Series(numbers, index=frame.index)
             groups = self._sorted(groups, times, sequence_key, time_column, time_info, where, notes)
 
+        longest = max(len(g) for g in groups)
+        if longest < seq_len:  # (the series itself is never shorter: checked above)
+            notes.append(
+                f"the longest sequence has {longest} steps: sequences of at most {longest} "
+                f"steps instead of --seq-len {seq_len}"
+            )
+            seq_len = longest
         static_names: list[str] = []
         if sequence_key is not None and len(groups) > 1:
             keys = frame[sequence_key]
