@@ -22,7 +22,7 @@ from ganforge.apps.translate import translate_image
 from ganforge.cli import main
 from ganforge.sampling import load_generator
 from ganforge.training.checkpoint import load_file
-from tests.cli_helpers import TINY_DIGITS, run_cli
+from tests.cli_helpers import TINY_DIGITS, assert_one_line_error, run_cli
 
 torch.set_num_threads(1)
 
@@ -241,3 +241,11 @@ def test_a_failed_export_leaves_nothing_half_written(runs, tmp_path, monkeypatch
     assert target.read_bytes() == b"the earlier export"
     assert sidecar_path(target).read_text() == "{}"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.onnx"]  # no temp files
+
+
+def test_an_operation_the_opset_cannot_express_is_one_line(runs, tmp_path, monkeypatch, capsys):
+    # Without ganforge's Resize for the antialiased bicubic skip, SRResNet has an op ONNX lacks.
+    monkeypatch.setattr(export_module, "_BICUBIC_AA", "aten::ganforge_no_such_op")
+    code, _, err = run_cli(capsys, "export", runs["srgan"], "-o", tmp_path / "sr.onnx")
+    assert_one_line_error(code, err, r"cannot be written as ONNX opset 17 .*bicubic2d_aa.*--opset")
+    assert list(tmp_path.iterdir()) == []

@@ -604,6 +604,8 @@ def _bicubic_aa_symbolic(g, image, output_size, align_corners, scale_factors):
 def _write_onnx(graph: Exportable, path: Path, opset: int) -> None:
     names = [i["name"] for i in graph.inputs]
     outputs = [o["name"] for o in graph.outputs]
+    from torch.onnx.errors import OnnxExporterError
+
     torch.onnx.register_custom_op_symbolic(_BICUBIC_AA, _bicubic_aa_symbolic, opset)
     try:
         with warnings.catch_warnings():  # "legacy exporter", tracer notes: the choice is deliberate
@@ -619,6 +621,12 @@ def _write_onnx(graph: Exportable, path: Path, opset: int) -> None:
                 opset_version=opset,
                 do_constant_folding=True,
             )
+    except OnnxExporterError as e:  # an operation this opset cannot express (UnsupportedOperator)
+        raise GanforgeError(
+            f"the network cannot be written as ONNX opset {opset} "
+            f"({' '.join(str(e).split())[:160]})",
+            fix=f"try --opset {MAX_OPSET}, or --format torchscript",
+        ) from None
     finally:
         torch.onnx.unregister_custom_op_symbolic(_BICUBIC_AA, opset)
 
