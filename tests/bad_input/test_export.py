@@ -75,3 +75,21 @@ def test_export_to_a_folder_is_refused(cli, made, tmp_path):
     (tmp_path / "m.onnx").mkdir()
     assert_user_error(cli("export", made["run"], "-o", tmp_path / "m.onnx"), "folder", "m.onnx")
     assert [p.name for p in tmp_path.iterdir()] == ["m.onnx"]
+
+
+@pytest.mark.parametrize(
+    "name, how",
+    [("m.pt", "torch"), ("generator.pt", "exec"), ("detector.pt", "pickle4")],
+    ids=["checkpoint-system", "generator-exec", "detector-pickle"],
+)
+def test_a_booby_trapped_model_file_never_runs(cli, tmp_path, name, how):
+    from tests.bad_input.test_model_files import MARKER, plant
+
+    marker = tmp_path / MARKER
+    folder = tmp_path / "run"
+    planted = plant(folder / name, marker, how)
+    for source in (planted, folder):  # the file itself, and the run directory holding it
+        ran = cli("export", source, "-o", tmp_path / "m.onnx")
+        assert_user_error(ran, name if source == planted else "run")
+        assert not marker.exists()
+    assert not (tmp_path / "m.onnx").exists() and not (tmp_path / "m.json").exists()
