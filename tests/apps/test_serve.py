@@ -332,3 +332,128 @@ def test_one_job_at_a_time_per_model(server):
             assert fn.concurrency_limit == 1
             ids.setdefault(fn.api_name.split("_")[0], set()).add(fn.concurrency_id)
     assert ids == {"digits": {"digits"}, "sr": {"sr"}}
+
+
+# ---- a real browser --------------------------------------------------------------------------
+
+SHOTS = Path(__file__).parents[2] / "docs" / "serve"
+CHROMIUM = next(
+    (p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if Path(p).exists()), None
+)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium through Selenium (Debian's chromium + chromium-driver)."""
+    driver_path = Path("/usr/bin/chromedriver")
+    if CHROMIUM is None or not driver_path.exists():
+        pytest.skip("headless Chromium is not installed (apt-get install chromium chromium-driver)")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                 "--window-size=1280,900", "--hide-scrollbars"):  # fmt: skip
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(str(driver_path)), options=options)
+    yield driver
+    driver.quit()
+
+
+def _wait(driver, find, timeout=20):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(lambda d: find(d))
+
+
+def _screenshot(driver, name: str) -> None:
+    """The whole tab as docs/serve/NAME.png (the window grown to the page's height)."""
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1280, min(max(height, 600), 2000))
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(SHOTS / f"{name}.png"))
+    driver.set_window_size(1280, 900)
+
+
+def _open_tab(driver, title: str) -> None:
+    """Click the tab whose title starts with `title` (through the "more tabs" menu if hidden)."""
+    from selenium.webdriver.common.by import By
+
+    def button(d, css):
+        return [b for b in d.find_elements(By.CSS_SELECTOR, css) if b.text.startswith(title)]
+
+    _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "button[role=tab]"))
+    shown = button(driver, "button[role=tab]")
+    if not shown:
+        driver.find_element(By.CSS_SELECTOR, "button[aria-label='More tabs']").click()
+        shown = _wait(driver, lambda d: button(d, ".overflow-dropdown button"))
+    shown[0].click()
+
+
+def _src(driver, elem_id: str, old: str | None = None) -> str:
+    from selenium.webdriver.common.by import By
+
+    def found(d):
+        images = d.find_elements(By.CSS_SELECTOR, f"#{elem_id} img")
+        src = images[0].get_attribute("src") if images else None
+        return src if src and src != old else None
+
+    return _wait(driver, found)
+
+
+def _fetch(src: str) -> np.ndarray:
+    import httpx
+
+    return np.asarray(Image.open(io.BytesIO(httpx.get(src, timeout=10).content)))
+
+
+# Type into a gradio number box as a person does: the value, then input + change + blur.
+SET_NUMBER = """
+const box = document.querySelector(arguments[0]);
+Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "value").set.call(box, arguments[1]);
+for (const kind of ["input", "change"]) box.dispatchEvent(new Event(kind, {bubbles: true}));
+box.blur();
+"""
+
+
+SAMPLED = ("1000 rows", "100 sequences")  # the captions once the table / sequences arrived
+
+
+def test_a_browser_generates_upscales_and_shows_every_tab(server, browser):
+    from selenium.webdriver.common.by import By
+
+    app, _ = server
+    browser.get(app.local_url)
+    _open_tab(browser, "digits ·")
+    first = _src(browser, "digits_grid")  # the page draws a first grid when it opens
+    browser.execute_script(SET_NUMBER, "#digits_count input[type=number]", "9")
+    browser.find_element(By.ID, "digits_generate").click()
+    assert tiles(_fetch(_src(browser, "digits_grid", first)), 28) == (3, 3)
+    _screenshot(browser, "generate")
+
+    _open_tab(browser, "sr ·")
+    upload = _wait(
+        browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#sr_input input[type=file]")
+    )
+    upload[0].send_keys(str(CHINA))
+    _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#sr_input img"))
+    browser.find_element(By.ID, "sr_go").click()
+    assert _fetch(_src(browser, "sr_result")).shape == (427 * 2, 640 * 2, 3)
+    _screenshot(browser, "super-resolution")
+
+    for title, name in (("cycle", "translate"), ("blobs", "anomaly"), ("people", "table"),
+                        ("waves", "sequences"), ("runs", "runs")):  # fmt: skip
+        _open_tab(browser, title)
+        if name in ("table", "sequences"):
+            buttons = [b for b in browser.find_elements(By.TAG_NAME, "button")
+                       if b.text == "sample" and b.is_displayed()]  # fmt: skip
+            buttons[0].click()
+            _wait(
+                browser,
+                lambda d, t=title: d.find_element(By.ID, f"{t}_caption").text.startswith(SAMPLED),
+            )
+        _screenshot(browser, name)
+    assert sorted(p.stem for p in SHOTS.glob("*.png")) == sorted(
+        ["generate", "super-resolution", "translate", "anomaly", "table", "sequences", "runs"]
+    )

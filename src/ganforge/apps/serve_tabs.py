@@ -21,7 +21,7 @@ from ganforge.errors import GanforgeError
 
 THEME = gr.themes.Soft(primary_hue="indigo", neutral_hue="slate")
 CSS = """
-.pixels img { image-rendering: pixelated; }
+.pixels img { image-rendering: pixelated; width: 100%; height: 100%; object-fit: contain; }
 .gf-note { color: var(--body-text-color-subdued); font-size: 0.9em; }
 footer { display: none !important; }
 """
@@ -97,7 +97,14 @@ def _image_tab(app, item, limits, out_dir):
     with gr.Row():
         with gr.Column(scale=1, min_width=260):
             seed = gr.Number(0, label="seed", precision=0, minimum=0)
-            count = gr.Slider(1, pages.MAX_IMAGES, 16, step=1, label="number of images")
+            count = gr.Slider(
+                1,
+                pages.MAX_IMAGES,
+                16,
+                step=1,
+                label="number of images",
+                elem_id=_slug(item, "count"),
+            )
             trunc = gr.Slider(0, 3, 0, step=0.05, label="truncation (0: off; smaller: safer)")
             choice = gr.Dropdown(
                 [pages.ALL_CLASSES, *names],
@@ -176,10 +183,10 @@ def _sr_tab(app, item, limits, out_dir):
             go = gr.Button(f"upscale x{scale}", variant="primary", elem_id=_slug(item, "go"))
             caption = gr.Markdown(elem_id=_slug(item, "caption"))
     with gr.Row():
-        result = gr.Image(label=f"ganforge x{scale}", format="png", interactive=False,
+        result = gr.Image(label=f"ganforge x{scale}", format="png", interactive=False, height=420,
                           buttons=["download", "fullscreen"], elem_id=_slug(item, "result"))  # fmt: skip
         bicubic = gr.Image(label="bicubic (for comparison)", format="png", interactive=False,
-                           buttons=["download", "fullscreen"])  # fmt: skip
+                           buttons=["download", "fullscreen"], height=420)  # fmt: skip
     run = _page(lambda path: pages.upscale_upload(model, path, limits))
     go.click(run, source, [result, bicubic, caption], **_api(item, _slug(item, "upscale")))
 
@@ -195,7 +202,7 @@ def _translate_tab(app, item, limits, out_dir):
             direction = gr.Radio(["AtoB", "BtoA"], value="AtoB", label="direction",
                                  visible=cyclegan)  # fmt: skip
             go = gr.Button("translate", variant="primary")
-            caption = gr.Markdown()
+            caption = gr.Markdown(elem_id=_slug(item, "caption"))
     with gr.Row():
         seen = gr.Image(label="input (as the model sees it)", format="png", interactive=False)
         out = gr.Image(label="translated", format="png", interactive=False,
@@ -250,7 +257,7 @@ def _table_tab(app, item, limits, out_dir):
         conditions = gr.Textbox(label="conditions (col=value, one a line or comma-separated)",
                                 info=pages.condition_hint(model), scale=3)  # fmt: skip
         go = gr.Button("sample", variant="primary", scale=0)
-    caption = gr.Markdown()
+    caption = gr.Markdown(elem_id=_slug(item, "caption"))
     preview = gr.Dataframe(label="preview", interactive=False, max_height=360)
     download = gr.File(label="CSV download", interactive=False)
     run = _page(lambda n, c, s: pages.sample_table(model, n, c, s, out_dir))
@@ -270,7 +277,7 @@ def _sequence_tab(app, item, limits, out_dir):
         seed = gr.Number(0, label="seed", precision=0, minimum=0)
         column = gr.Dropdown(columns, value=columns[0], label="column to plot")
         go = gr.Button("sample", variant="primary", scale=0)
-    caption = gr.Markdown()
+    caption = gr.Markdown(elem_id=_slug(item, "caption"))
     plot = gr.LinePlot(x="step", y="value", color="sequence_id", height=320)
     download = gr.File(label="CSV download (all sequences, long format)", interactive=False)
     run = _page(lambda n, s, c: pages.sample_sequences(model, n, s, c, out_dir))
