@@ -31,7 +31,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # benchmarks/ (the conditional protocol)
 
 from ganforge.pretrained import PACKAGE_DIR  # noqa: E402
 
@@ -91,9 +90,12 @@ def train(name: str, work: Path, mnist: str) -> dict:
 
 def cgan_quality(model) -> dict:
     """benchmarks/conditional.py's MNIST protocol (1,000 per digit, shipped classifier)."""
-    from benchmarks.conditional import mnist_report
+    import importlib.util
 
-    report = mnist_report(model, per_class=1000, seed=0)
+    spec = importlib.util.spec_from_file_location("conditional", ROOT / "benchmarks/conditional.py")
+    conditional = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conditional)
+    report = conditional.mnist_report(model, per_class=1000, seed=0)
     per = report["per_class"]
     worst = min(per, key=lambda c: per[c]["acc"])
     return {

@@ -192,3 +192,13 @@ def test_shipped_sr_model_beats_bicubic_on_a_held_out_photo(tmp_path, capsys):
     code, _, err = run_cli(capsys, *args)
     assert code == 0, err
     assert Image.open(tmp_path / "o.png").size == (60, 80)
+
+
+def test_fine_tuning_a_shipped_model_on_new_digits(mnist_mini, tmp_path, capsys):
+    args = ["train", "--init-from-pretrained", "mnist-cgan", "--data", "mnist", "--steps", 1]
+    args += ["--quiet", "--no-tensorboard", "--sample-every", 0, "--out", tmp_path, "--name", "f"]
+    code, _, err = run_cli(capsys, *args)
+    assert code == 0, err
+    assert "G and D start from" in err and "mnist-cgan" in err
+    tuned = load_generator(tmp_path / "f")
+    assert tuned.config.model.family == "conditional" and tuned.config.model.num_classes == 10
