@@ -97,6 +97,15 @@ def test_a_folder_serves_every_kind_by_its_tab(served):
     assert served["digits"].run_dir is not None and served["people"].run_dir is None
 
 
+def test_no_argument_serves_the_shipped_pretrained_models():
+    pretrained = pytest.importorskip("ganforge.pretrained")
+    if not pretrained.names():
+        pytest.skip("no pretrained model ships in this checkout")
+    served = load_served([])
+    assert [item.name for item in served] == pretrained.names()
+    assert all(item.run_dir is None for item in served)  # folders, not runs: no runs tab
+
+
 # ---- image generators ------------------------------------------------------------------------
 
 
@@ -313,7 +322,10 @@ def test_the_page_generates_and_survives_a_bad_upload(server, tmp_path):
 def test_the_page_reaches_no_path_it_was_not_given(server):
     import httpx
 
-    app, _ = server
+    app, client = server
+    planted = {"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}  # not an upload
+    with pytest.raises(Exception, match="not uploaded|not allowed|cannot|Cannot"):
+        client.predict(planted, api_name="/sr_upscale")
     url = app.local_url.rstrip("/")
     for path in ("/etc/passwd", str(Path(__file__))):
         got = httpx.get(f"{url}/gradio_api/file={path}", timeout=10)

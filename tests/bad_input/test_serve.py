@@ -71,3 +71,13 @@ def test_without_gradio_it_says_how_to_install_it(cli, digits_run, monkeypatch):
     monkeypatch.setitem(sys.modules, "gradio", None)  # `import gradio` raises ImportError
     ran = cli("serve", digits_run)
     assert_user_error(ran, "needs gradio", r"pip install 'ganforge\[app\]'")
+
+
+def test_no_model_named_and_none_shipped_is_one_line(cli, monkeypatch):
+    try:
+        from ganforge import pretrained
+    except ImportError:  # no pretrained module at all: the same line
+        pretrained = None
+    if pretrained is not None:
+        monkeypatch.setattr(pretrained, "names", lambda: [])
+    assert_user_error(cli("serve"), "no model named", "ganforge serve runs/")
