@@ -606,7 +606,9 @@ def _write_onnx(graph: Exportable, path: Path, opset: int) -> None:
     outputs = [o["name"] for o in graph.outputs]
     from torch.onnx.errors import OnnxExporterError
 
-    torch.onnx.register_custom_op_symbolic(_BICUBIC_AA, _bicubic_aa_symbolic, opset)
+    # Registered for good (idempotent; it only adds an op): unregistering leaves torch's table
+    # an empty entry on which a later export of that op fails with a bare ValueError.
+    torch.onnx.register_custom_op_symbolic(_BICUBIC_AA, _bicubic_aa_symbolic, MIN_OPSET)
     try:
         with warnings.catch_warnings():  # "legacy exporter", tracer notes: the choice is deliberate
             warnings.simplefilter("ignore")
@@ -627,8 +629,6 @@ def _write_onnx(graph: Exportable, path: Path, opset: int) -> None:
             f"({' '.join(str(e).split())[:160]})",
             fix=f"try --opset {MAX_OPSET}, or --format torchscript",
         ) from None
-    finally:
-        torch.onnx.unregister_custom_op_symbolic(_BICUBIC_AA, opset)
 
 
 def _write_torchscript(graph: Exportable, path: Path) -> None:
