@@ -124,18 +124,28 @@ def test_train_cli_fine_tunes_and_records_its_source(folder, tmp_path, capsys):
     assert f'init_from = "{folder}"' in (tmp_path / "ft" / "config.toml").read_text()
 
 
-def test_anomaly_detector_round_trip(tmp_path):
+def test_anomaly_detector_round_trip(tmp_path, capsys):
+    import pandas as pd
+
     from ganforge.apps.anomaly import AnomalyDetector
     from tests.apps.test_anomaly import SMALL_TABLE, gaussian_table
 
-    detector = AnomalyDetector("ganomaly", 10, overrides=SMALL_TABLE).fit(gaussian_table(100))
-    again = AnomalyDetector.from_pretrained(detector.save_pretrained(tmp_path / "detector"))
-    rows = gaussian_table(20, seed=3)
+    normal = pd.DataFrame(gaussian_table(100), columns=list("abcd"))
+    detector = AnomalyDetector("ganomaly", 10, overrides=SMALL_TABLE).fit(normal)
+    folder = detector.save_pretrained(tmp_path / "detector")
+    again = AnomalyDetector.from_pretrained(folder)
+    rows = pd.DataFrame(gaussian_table(20, seed=3), columns=list("abcd"))
     assert np.array_equal(detector.score(rows), again.score(rows))
     assert detector.threshold() == again.threshold()
+    rows.to_csv(tmp_path / "rows.csv", index=False)  # the CLI reads the folder
+    args = ("anomaly", "score", folder, tmp_path / "rows.csv", "-o", tmp_path / "scores.csv")
+    code, _, err = run_cli(capsys, *args)
+    assert code == 0, err
+    scores = pd.read_csv(tmp_path / "scores.csv")["score"].to_numpy()
+    assert np.allclose(scores, detector.score(rows), rtol=1e-6)
 
 
-def test_tabular_round_trip(tmp_path):
+def test_tabular_round_trip(tmp_path, capsys):
     from ganforge.tabular.model import TabularGAN
     from tests.tabular.conftest import mixed_table
 
@@ -143,8 +153,13 @@ def test_tabular_round_trip(tmp_path):
                 "discriminator_width": 16, "pack": 4, "mixture_rows": 200, "verbose": False,
                 "seed": 0}  # fmt: skip
     model = TabularGAN(**settings).fit(mixed_table(), ["cat", "grade"])
-    loaded = TabularGAN.from_pretrained(model.save_pretrained(tmp_path / "table"))
+    folder = model.save_pretrained(tmp_path / "table")
+    loaded = TabularGAN.from_pretrained(folder)
     assert model.sample(40, seed=1).equals(loaded.sample(40, seed=1))
+    args = ("tabular", "sample", folder, "-n", 25, "--seed", 1, "-o", tmp_path / "rows.csv")
+    code, _, err = run_cli(capsys, *args)
+    assert code == 0, err
+    assert len((tmp_path / "rows.csv").read_text().strip().splitlines()) == 26
 
 
 # ---- the models shipped in the package --------------------------------------------------------
