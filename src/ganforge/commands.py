@@ -11,7 +11,10 @@ import sys
 from ganforge import commandline as cl
 from ganforge.errors import GanforgeError
 
-RUN_HELP = "a run directory, a folder of runs (the newest is used), or a generator/checkpoint file"
+RUN_HELP = (
+    "a run directory, a folder of runs (the newest is used), a generator/checkpoint file, or a "
+    "pretrained model folder (config.json + model.safetensors)"
+)
 
 
 TRAIN_HELP = "train a GAN (default: DCGAN on the embedded 8x8 digits, 1,500 steps)"

@@ -12,7 +12,10 @@ from ganforge import commandline as cl
 from ganforge.apps import serve, series_cli, tabular
 from ganforge.errors import GanforgeError
 
-RUN_HELP = "a run directory, a folder of runs (the newest is used), or a generator/checkpoint file"
+RUN_HELP = (
+    "a run directory, a folder of runs (the newest is used), a generator/checkpoint file, or a "
+    "pretrained model folder (config.json + model.safetensors)"
+)
 
 
 def _run_arg(p: argparse.ArgumentParser, dest: str = "model", nargs=None) -> None:
