@@ -411,6 +411,8 @@ def train_in_memory(config: Config, dataset, family=None, quiet: bool = True, co
     """Train without a run directory (nothing on disk); the fitted Trainer."""
     extra = [ConsoleProgress(quiet)] if console else []
     trainer = Trainer(config, None, dataset, extra, family)
+    if config.train.init_from:  # fine-tuning in memory too
+        init_weights(trainer, config.train.init_from)
     trainer.summary = trainer.fit()
     return trainer
 

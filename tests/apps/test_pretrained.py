@@ -217,3 +217,14 @@ def test_fine_tuning_a_shipped_model_on_new_digits(mnist_mini, tmp_path, capsys)
     assert "G and D start from" in err and "mnist-cgan" in err
     tuned = load_generator(tmp_path / "f")
     assert tuned.config.model.family == "conditional" and tuned.config.model.num_classes == 10
+
+
+def test_init_from_in_memory_training(folder):
+    from ganforge.run import train_in_memory
+
+    config, _ = build_config(overrides={"train": {"init_from": str(folder), "steps": 1}})
+    config.train.lr_g = config.train.lr_d = 1e-12  # one step that barely moves the weights
+    trainer = train_in_memory(config, None)
+    source = load_generator(folder).module.state_dict()
+    name = "body.net.0.weight"
+    assert torch.allclose(trainer.generator.state_dict()[name], source[name], atol=1e-6)
