@@ -25,6 +25,7 @@ CSS = """
 .gf-note { color: var(--body-text-color-subdued); font-size: 0.9em; }
 footer { display: none !important; }
 """
+SCORES = ("image", "score", "verdict", "threshold")
 REFRESH_S = 5.0  # the runs tab re-reads runs that changed this often
 
 
@@ -227,7 +228,7 @@ def _anomaly_tab(app, item, limits, out_dir):
             files = gr.File(label=f"images (up to {limits.max_files})", file_count="multiple",
                             file_types=["image"], type="filepath")  # fmt: skip
             go = gr.Button("score", variant="primary", scale=0)
-        table = gr.Dataframe(label="scores", interactive=False)
+        table = gr.Dataframe(label="scores", interactive=False, headers=[*SCORES])
         maps = gr.Gallery(label="input | residual heat map", columns=4, height=300,
                           format="png")  # fmt: skip
         run = _page(lambda paths: pages.score_images(detector, paths, limits))
@@ -239,7 +240,7 @@ def _anomaly_tab(app, item, limits, out_dir):
                           placeholder=columns)  # fmt: skip
         csv = gr.File(label="or a CSV file", file_types=[".csv"], type="filepath")
     go = gr.Button("score", variant="primary")
-    table = gr.Dataframe(label="scores", interactive=False)
+    table = gr.Dataframe(label="scores", interactive=False, headers=["row", *SCORES[1:]])
     run = _page(lambda text, path: pages.score_rows(detector, text, path, limits))
     go.click(run, [rows, csv], table, **_api(item, _slug(item, "score")))
 
