@@ -475,3 +475,28 @@ def test_a_browser_generates_upscales_and_shows_every_tab(server, browser):
     assert sorted(p.stem for p in SHOTS.glob("*.png") if "showcase" not in p.stem) == sorted(
         ["generate", "super-resolution", "translate", "anomaly", "table", "sequences", "runs"]
     )
+
+
+def test_the_command_warns_for_another_host_and_serves_until_stopped(served, capsys, monkeypatch):
+    """`ganforge serve RUN --host 0.0.0.0`: a warning, then the URL; the server is faked here."""
+    from ganforge.apps import serve
+
+    calls = []
+
+    class Running:
+        local_url = "http://0.0.0.0:7000/"
+
+        def block_thread(self):
+            calls.append("block")
+
+        def close(self):
+            calls.append("close")
+
+    monkeypatch.setattr(serve, "launch", lambda *a: calls.append(a[2:]) or Running())
+    run = served["digits"].run_dir
+    assert main(["serve", str(run), "--host", "0.0.0.0", "--port", "7000"]) == 0
+    out, err = capsys.readouterr()
+    assert "warning: serving on 0.0.0.0" in err and "no password" in err
+    assert "serving 1 model(s) at http://0.0.0.0:7000/" in out
+    assert calls == [("0.0.0.0", 7000), "block", "close"]
+    assert main(["serve", str(run)]) == 0 and "warning" not in capsys.readouterr().err
