@@ -267,6 +267,22 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
             "train": {**R3GAN_TRAIN, "steps": 10000, "r1_every": 4},
         },
     ),
+    "stacked-mnist-r3gan": (
+        "R3GAN (Huang 2024) on StackedMNIST's 1,000 modes (28x28x3): mnist-r3gan's loss, lazy "
+        "R1/R2 and ResNet; 10,000 steps",
+        {
+            "data": {"source": "stacked-mnist", "resolution": 28},
+            "model": {
+                "arch": "resnet",
+                "latent_dim": 64,
+                "g_width": 16,
+                "d_width": 16,
+                "blocks_per_stage": 1,
+            },
+            "train": {**R3GAN_TRAIN, "steps": 10000, "r1_every": 4},
+            "eval": {"metrics": "stacked-modes"},
+        },
+    ),
     "mnist-wgangp": (
         "WGAN-GP (Gulrajani 2017) DCGAN on MNIST: n_critic 5, GP 10, Adam(0, 0.9), no BatchNorm "
         "in D; 2,000 steps",
