@@ -345,6 +345,9 @@ def test_one_job_at_a_time_per_model(server):
             assert fn.concurrency_limit == 1
             ids.setdefault(fn.api_name.split("_")[0], set()).add(fn.concurrency_id)
     assert ids == {"digits": {"digits"}, "sr": {"sr"}}
+    from ganforge.apps import serve_tabs
+
+    assert not Path(serve_tabs.__file__).with_suffix(".pyi").exists()  # gradio wrote no stub
 
 
 # ---- a real browser --------------------------------------------------------------------------

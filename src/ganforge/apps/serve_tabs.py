@@ -154,23 +154,22 @@ def _image_tab(app, item, limits, out_dir):
 
 
 def _upload(label: str, elem_id: str | None = None) -> gr.Image:
-    """An image upload whose file reaches the page function undecoded (checked there)."""
-    return UploadedImage(label=label, type="filepath", image_mode=None, sources=["upload"],
-                         elem_id=elem_id, height=320)  # fmt: skip
+    """An image upload whose file reaches the page function as its path, unopened: serve_pages
+    checks the bytes and the header's pixel count before anything decodes it (gr.Image's own
+    preprocess opens the file first). The override is on the instance: a gr.Image subclass
+    would make gradio write a .pyi stub beside this module."""
+    upload = gr.Image(label=label, type="filepath", image_mode=None, sources=["upload"],
+                      elem_id=elem_id, height=320)  # fmt: skip
+    upload.preprocess = _path_of_upload
+    return upload
 
 
-class UploadedImage(gr.Image):
-    """gr.Image whose upload arrives as its path, unopened: serve_pages checks the bytes and
-    the header's pixel count before anything decodes it (gr.Image would open it first)."""
-
-    is_template = True  # drawn by the frontend as a plain gr.Image
-
-    def preprocess(self, payload):
-        if payload is None:
-            return None
-        if not payload.path:
-            raise gr.Error("the upload did not arrive as a file; upload it again")
-        return str(payload.path)
+def _path_of_upload(payload):
+    if payload is None:
+        return None
+    if not payload.path:
+        raise gr.Error("the upload did not arrive as a file; upload it again")
+    return str(payload.path)
 
 
 def _sr_tab(app, item, limits, out_dir):
