@@ -42,7 +42,7 @@ def test_conditional_sampling(table, tiny_fit):
     with pytest.raises(GanforgeError, match=r"condition cat=w: no such value.*values are: x, y, z"):
         model.sample(5, conditions={"cat": "w"})
     with pytest.raises(GanforgeError, match="conditions work on discrete columns only"):
-        model.sample(5, conditions={"age": "30"})
+        model.sample(5, conditions={"num": "1.5"})  # (a float: never hit; an int like age is)
     with pytest.raises(GanforgeError, match="unknown column 'nope'"):
         model.sample(5, conditions={"nope": "1"})
     with pytest.raises(GanforgeError, match="positive integer"):

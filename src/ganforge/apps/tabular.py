@@ -87,6 +87,12 @@ def add_parser(sub) -> None:
         help="seed of the fit (default 0; with --epsilon a secret random seed, so the DP noise "
         "cannot be replayed)",
     )
+    f.add_argument(
+        "--metadata",
+        metavar="META.json",
+        help="column types, roles, bounds and constraints (write one with `ganforge tabular "
+        "metadata`; default: detected)",
+    )
     cl.add_run_flags(f, "training run (checkpoints, metrics.jsonl)", "none: no run kept")
     cl.add_resume(f)
     cl.add_quiet(f)
@@ -99,8 +105,9 @@ def add_parser(sub) -> None:
     s.add_argument(
         "--where",
         action="append",
-        metavar="COL=VALUE",
-        help="every row has this value in a discrete column (repeat for several; default: none)",
+        metavar="CONDITIONS",
+        help='every row holds these conditions, e.g. "age>=30,age<40,sex=Female" (ops = != < <= '
+        "> >=; repeat for more; default: none)",
     )
     cl.add_seed(s, "the rows")
     cl.add_device(s)
@@ -122,6 +129,14 @@ def add_parser(sub) -> None:
         "--privacy-rows", type=int, default=2000, help="rows sampled for distances (default 2000)"
     )
     cl.add_seed(r, "the row samples")
+    m = verbs.add_parser("metadata", help="detect a CSV's column types, roles, bounds -> JSON")
+    m.add_argument("data", metavar="DATA.csv", help="the table")
+    m.add_argument(
+        "-o", "--output", required=True, metavar="META.json", help="the metadata file (required)"
+    )
+    from ganforge.apps.tabular_multi import add_parsers as _multi_parsers
+
+    _multi_parsers(verbs)
 
 
 def _names(text: str | None) -> list[str] | None:
@@ -254,7 +269,25 @@ def fit(args: argparse.Namespace, out=None) -> int:
     _check_writable(output)
     run_dir, resume = _fit_run_dir(args)
     id_columns = _id_columns(args.id_columns)
+    meta = None
+    if args.metadata is not None:
+        from ganforge.tabular import metadata
+
+        meta = metadata.load(args.metadata)
+        if "tables" in meta:
+            raise GanforgeError(
+                "the metadata describes several tables", args.metadata, "use tabular fit-multi"
+            )
+        if args.discrete or args.id_columns:
+            raise GanforgeError(
+                "--metadata decides the discrete and id columns",
+                fix="leave out --discrete / --id-columns (or edit the metadata)",
+            )
     frame = _read_table(args.data, out)
+    if meta is not None:
+        from ganforge.tabular.metadata import Plan
+
+        Plan(meta, args.metadata).check_frame(frame, args.data)  # before torch and training
     public = _public_metadata(args.public_metadata)
     from ganforge.tabular import TabularGAN  # (torch: after the first lines are out)
 
@@ -277,7 +310,7 @@ def fit(args: argparse.Namespace, out=None) -> int:
         max_minutes=args.max_minutes,
         precision=args.precision,
     )
-    how = "given" if args.discrete else "detected"
+    how = "given" if args.discrete else ("from the metadata" if meta else "detected")
 
     def show_columns(decisions: list[str], notes: list[str]) -> None:
         print(f"ganforge: columns ({how} discrete; the rest continuous or constant):", file=out)
@@ -294,7 +327,7 @@ def fit(args: argparse.Namespace, out=None) -> int:
 
     model.on_columns = show_columns
     model.on_progress = _Progress(out)  # plain lines at most every 2 s: --quiet keeps them
-    model.fit(frame, _names(args.discrete), public, run_dir, resume, id_columns)
+    model.fit(frame, _names(args.discrete), public, run_dir, resume, id_columns, meta)
     t = model.timings
     print(
         f"ganforge: fit in {t['fit_s']:.1f}s (preprocessing {t['preprocess_s']:.1f}s, "
@@ -331,7 +364,16 @@ def _same_value(a: str, b: str) -> bool:
         return False
 
 
-def _conditions(where: list[str] | None) -> dict[str, str]:
+def _conditions(where: list[str] | None) -> list[tuple[str, str, str]]:
+    """--where flags as (column, op, value); one column asked for two values is an error."""
+    from ganforge.tabular.constraints import parse_where
+
+    items = parse_where(where)
+    _equalities([f"{k}={v}" for k, op, v in items if op == "="])  # (two values: one line)
+    return items
+
+
+def _equalities(where: list[str] | None) -> dict[str, str]:
     """--where COL=VALUE flags as {COL: VALUE}; one column asked for two values is an error."""
     conditions: dict[str, str] = {}
     for item in where or []:
@@ -365,7 +407,24 @@ def sample(args: argparse.Namespace, out=None) -> int:
     model = TabularGAN.load(args.model, args.device)
     chunks = model.sample_chunks(args.n, conditions or None, seed=args.seed)
     path, rows = write_csv_chunks(chunks, output)
-    shown = f" where {', '.join(f'{k}={v}' for k, v in conditions.items())}" if conditions else ""
+    shown = f" where {','.join(f'{k}{o}{v}' for k, o, v in conditions)}" if conditions else ""
+    stats = model.last_sample
+    drawn = max(stats.get("drawn", 0), 1)
+    if model.plan is not None and model.plan.constraints:
+        total = sum(stats["rejected"].values())
+        parts = ", ".join(f"{k}: {v}" for k, v in stats["rejected"].items() if v)
+        print(
+            f"ganforge: constraints: every row holds all {len(model.plan.constraints)}; "
+            f"{100 * total / drawn:.1f}% of the {drawn} rows drawn rejected and drawn again"
+            + (f" ({parts})" if parts else ""),
+            file=out,
+        )
+    if conditions:
+        print(
+            f"ganforge: conditions: acceptance {100 * rows / drawn:.1f}% ({rows} of {drawn} "
+            "rows drawn)",
+            file=out,
+        )
     print(f"ganforge: wrote {rows} rows{shown} to {path}", file=out)
     return 0
 
@@ -399,7 +458,45 @@ def report(args: argparse.Namespace, out=None) -> int:
     return 0
 
 
-VERBS = {"fit": fit, "sample": sample, "report": report}
+def metadata_verb(args: argparse.Namespace, out=None) -> int:
+    """`ganforge tabular metadata`: detect, print the decisions, write the JSON."""
+    out = out or sys.stdout
+    from ganforge.tabular import metadata
+
+    _check_writable(Path(args.output))
+    frame = _read_table(args.data, out)
+    meta = metadata.detect(frame)
+    print(
+        "ganforge: metadata (detected; edit the JSON to change a decision or add constraints):",
+        file=out,
+    )
+    for line in metadata.describe(meta):
+        print(f"  {line}", file=out)
+    path = metadata.save(meta, args.output)
+    print(
+        f"ganforge: next: ganforge tabular fit {args.data} --metadata {path} -o model.gft", file=out
+    )
+    print(path, file=out)
+    return 0
+
+
+def _multi(verb: str):
+    def run(args: argparse.Namespace, out=None) -> int:
+        from ganforge.apps import tabular_multi
+
+        return getattr(tabular_multi, verb)(args, out or sys.stdout)
+
+    return run
+
+
+VERBS = {
+    "fit": fit,
+    "sample": sample,
+    "report": report,
+    "metadata": metadata_verb,
+    "fit-multi": _multi("fit_multi_verb"),
+    "sample-multi": _multi("sample_multi_verb"),
+}
 add_tabular_parser = add_parser  # the old name
 
 

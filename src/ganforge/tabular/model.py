@@ -91,6 +91,8 @@ class TabularGAN:
         self.privacy: dict | None = None
         self.history: list[dict] = []
         self.timings: dict[str, float] = {}
+        self.plan = None  # ganforge.tabular.metadata.Plan when fit with metadata
+        self.last_sample: dict = {}  # rows drawn, kept, rejected per constraint (last sampling)
         self._family: TabularFamily | None = None
         # called with (decisions, warnings) once the columns are typed, before training
         self.on_columns = None
@@ -159,6 +161,7 @@ class TabularGAN:
         run_dir: str | Path | None = None,
         resume: bool = False,
         id_columns: list[str] | None = None,
+        metadata: dict | None = None,
     ) -> TabularGAN:
         """Learn the table. `discrete_columns` None: detected per column (see `decisions`).
 
@@ -167,11 +170,19 @@ class TabularGAN:
         `run_dir`: write checkpoints there (and `resume` from its last one).
         `id_columns`: columns given fresh ids instead of being learned (None: detected: unique in
         every row, see ganforge.tabular.transformer; []: none).
+        `metadata` (ganforge.tabular.metadata): column types, roles, bounds and constraints;
+        it decides the discrete and id columns (the two lists must then be None).
         """
         from ganforge.training.checkpoint import FORMAT as CKPT_FORMAT
         from ganforge.training.checkpoint import latest_checkpoint, load_file
 
         frame = _as_frame(data)
+        self.plan = None
+        if metadata is not None:
+            from ganforge.tabular.metadata import Plan
+
+            self.plan = Plan(metadata)
+            frame, discrete_columns, id_columns = self.plan.prepare(frame)
         dp = self.epsilon is not None
         seed = self.seed
         saved = None
@@ -207,7 +218,8 @@ class TabularGAN:
             progress=lambda done, total: progress("columns", done, total),
         )
         if self.on_columns is not None:
-            self.on_columns(self.transformer.decisions, self.transformer.warnings)
+            notes = self.plan.notes if self.plan is not None else []
+            self.on_columns(self.transformer.decisions, self.transformer.warnings + notes)
         else:
             for message in self.transformer.warnings:
                 warnings.warn(message, stacklevel=2)
@@ -350,58 +362,161 @@ class TabularGAN:
         # concat can widen dtypes (e.g. Int64/object); put the input's back
         return out.astype(frames[0].dtypes.to_dict())
 
+    def _where(self, conditions) -> tuple[list[tuple[str, str, Any]], tuple[int, list[int]] | None]:
+        """(every condition as (column, op, value), the conditional vector's (discrete column,
+        allowed slots) or None); an impossible condition is one line (no real row near it)."""
+        from ganforge.tabular.constraints import condition_holds, parse_where
+
+        if conditions is None:
+            items: list = []
+        elif isinstance(conditions, (str, list)) and all(isinstance(c, str) for c in conditions):
+            items = parse_where(conditions)
+        elif isinstance(conditions, dict):
+            items = [(k, "=", v) for k, v in conditions.items()]
+        else:
+            items = [tuple(c) for c in conditions]
+        names = [c.name for c in self.transformer.columns]
+        known = self.plan.output_columns() if self.plan is not None else names
+        by_column: dict[str, list] = {}
+        for name, op, value in items:
+            if name not in known:
+                raise GanforgeError(
+                    f"condition on unknown column {name!r}", fix=f"columns are: {', '.join(known)}"
+                )
+            by_column.setdefault(name, []).append((op, value))
+        discrete = self.transformer.discrete_columns()
+        best = None  # (probability mass, column index, slots)
+        shown = ",".join(f"{n}{o}{v}" for n, o, v in items)
+        for name, conds in by_column.items():
+            if name not in names:
+                continue  # (a column a constraint rebuilds: rejection only)
+            column = self.transformer.columns[names.index(name)]
+            if column.kind == "id":
+                raise GanforgeError(f"condition on {name!r}: ids are fresh, never conditioned")
+            if column.kind == "constant":
+                values = pd.Series([column.value], dtype=object, name=name)
+            elif column.kind == "discrete":
+                if any(op == "=" for op, _ in conds):
+                    for op, value in conds:  # the named value's own error first
+                        if op == "=":
+                            self._parse_conditions({name: value})
+                levels = column.categories + column.rare_values
+                values = pd.Series(levels, dtype=object, name=name)
+            else:
+                if column.dtype == "float" and _has_equality(conds):
+                    raise GanforgeError(
+                        f"condition on {name!r}: '=' conditions work on discrete columns only "
+                        "(a continuous value is never hit exactly)",
+                        fix=f'give a range, e.g. --where "{name}>=A,{name}<B"',
+                    )
+                lo, hi = column.lo, column.hi
+                grid = [np.linspace(lo, hi, 2001)]
+                for op, value in conds:  # an integer '=' inside the range is on the grid too
+                    number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+                    if op == "=" and lo <= number <= hi:
+                        grid.append(np.array([float(number)]))
+                values = pd.Series(np.sort(np.concatenate(grid)), name=name)
+                if column.dtype == "datetime":
+                    values = pd.Series(
+                        pd.to_datetime(values.to_numpy() * 1e9, unit="ns"), name=name
+                    )
+            ok = np.ones(len(values), dtype=bool)
+            for op, value in conds:
+                ok &= condition_holds(values, op, str(value))
+            if not ok.any():
+                span = f"{values.iloc[0]}..{values.iloc[-1]}" if column.kind == "continuous" else ""
+                raise GanforgeError(
+                    f"--where {shown}: no real row is near it"
+                    + (f" ({name} ranges {span})" if span else f" (no value of {name!r} holds it)"),
+                    fix="choose values the table holds",
+                )
+            if column.kind == "discrete":
+                j = discrete.index(column)
+                slots = sorted(
+                    {
+                        i if i < len(column.categories) else len(column.categories)
+                        for i in np.flatnonzero(ok)
+                    }
+                )
+                mass = float(self._family.sampler.data_p[j, slots].sum())
+                if best is None or mass < best[0]:
+                    best = (mass, j, slots)
+        return items, (best[1], best[2]) if best else None
+
     @torch.no_grad()
     def sample_chunks(
-        self, n: int, conditions: dict[str, Any] | None = None, seed: int | None = None
+        self, n: int, conditions: Any = None, seed: int | None = None
     ) -> Iterator[pd.DataFrame]:
         """`sample` as DataFrames of at most CHUNK_ROWS rows each (n rows in all, bounded memory).
 
-        No row count is too large without conditions. With conditions, rows that miss them are
-        dropped; it gives up (one clear line) only when under 1% of the rows drawn keep them and
-        100 x n rows (at least 50 chunks) have been drawn.
+        `conditions`: {column: value}, or --where texts ("age>=30,age<40,sex=Female"), or
+        (column, op, value) triples. The discrete column whose allowed levels are rarest feeds
+        G's conditional vector (its allowed levels drawn by their frequencies); every condition
+        and every metadata constraint is then checked on each row and the rows that miss are
+        drawn again (rejection; `last_sample` says how many). It gives up (one clear line) only
+        when under 1% of the rows drawn are kept and 100 x n rows (at least 50 chunks) were drawn.
         """
+        from ganforge.tabular.constraints import condition_holds
+
         self._check_fitted()
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
             raise GanforgeError(f"the number of rows must be a positive integer, got {n!r}")
         seed = secrets.randbits(31) if seed is None else int(seed)
         device = next(self.generator.parameters()).device
         gen = torch.Generator(device).manual_seed(seed)
-        parsed = self._parse_conditions(conditions or {})
+        items, vector = self._where(conditions)
+        plan = self.plan
         chunk = int(min(max(n, 500), CHUNK_ROWS))
         budget = max(50 * chunk, 100 * n)  # rows drawn before a rare condition gives up
         sampler = self._family.sampler
         have, tries, drawn = 0, 0, 0
+        rejected: dict[str, int] = {}
+        missed = 0  # rows that held the constraints but not the conditions
+        self.last_sample = stats = {"drawn": 0, "kept": 0, "rejected": rejected, "missed": 0}
+        shown = ",".join(f"{k}{o}{v}" for k, o, v in items)
         while have < n:
-            if parsed and drawn >= budget:
-                shown = ", ".join(f"{k}={v}" for k, v in (conditions or {}).items())
+            if (items or plan is not None) and drawn >= budget:
+                why = f"the conditions ({shown})" if items else "the constraints"
                 raise GanforgeError(
-                    f"only {have} of {n} rows satisfied the conditions ({shown}): "
+                    f"only {have} of {n} rows satisfied {why}: "
                     f"{100 * have / drawn:.2g}% of the {drawn} rows drawn",
                     fix="ask for fewer rows or a value the model produces more often",
                 )
             tries += 1
             labels = None
-            if parsed:
-                column, _, slot = parsed[0]
+            if vector is not None:
+                column, slots = vector
+                offset = int(sampler.offsets[column])
+                p = sampler.data_p[column, slots].double().cpu().clamp(min=0)
+                p = p / p.sum() if p.sum() > 0 else torch.full((len(slots),), 1.0 / len(slots))
+                pick = torch.multinomial(
+                    p, chunk, replacement=True, generator=_cpu_generator(gen, seed + tries)
+                )
                 labels = torch.zeros(chunk, sampler.cond_dim, device=device)
-                labels[:, int(sampler.offsets[column]) + slot] = 1.0
+                labels[torch.arange(chunk), offset + torch.tensor(slots)[pick]] = 1.0
             rows = self._family.generate(self.generator, chunk, device, gen, labels)
             frame = self.transformer.inverse_transform(
                 rows.cpu().numpy(), seed=seed + tries, row_offset=drawn
             )
             drawn += chunk
-            if parsed:
-                keep = np.ones(len(frame), dtype=bool)
-                for column, level, _ in parsed:
-                    name = self.transformer.discrete_columns()[column].name
-                    keep &= (
-                        frame[name]
-                        .map(lambda v, lv=level: _same_level(plain_value(v), lv))
-                        .to_numpy()
-                    )
-                frame = frame[keep]
+            keep = np.ones(len(frame), dtype=bool)
+            if plan is not None:
+                frame = plan.finish(frame)
+                keep, broken = plan.valid(frame)
+                for k, v in broken.items():
+                    rejected[k] = rejected.get(k, 0) + v
+            if items:
+                holds = np.ones(len(frame), dtype=bool)
+                for name, op, value in items:
+                    holds &= condition_holds(frame[name], op, str(value))
+                missed += int((keep & ~holds).sum())
+                keep &= holds
+            frame = frame[keep]
+            if plan is not None:
+                frame = plan.formatted(frame)
             frame = frame.iloc[: n - have].reset_index(drop=True)
             have += len(frame)
+            stats.update(drawn=drawn, kept=have, missed=missed)
             if len(frame):
                 yield frame
 
@@ -423,6 +538,7 @@ class TabularGAN:
             "generator": {k: v.cpu() for k, v in self.generator.state_dict().items()},
             "privacy": self.privacy,
             "timings": dict(self.timings),
+            "plan": self.plan.to_dict() if self.plan is not None else None,
         }
         path = Path(path)
         try:
@@ -448,6 +564,7 @@ class TabularGAN:
                 "frequencies": self._family.sampler.frequencies(),
                 "privacy": self.privacy,
                 "timings": dict(self.timings),
+                "plan": self.plan.to_dict() if self.plan is not None else None,
             },
         }
         weights = {k: v.cpu() for k, v in self.generator.state_dict().items()}
@@ -471,6 +588,10 @@ class TabularGAN:
         model.config = config
         try:  # the file's own description of the table: damage there is the file's, not a bug
             model.transformer = TableTransformer.from_dict(state["transformer"])
+            if state.get("plan"):
+                from ganforge.tabular.metadata import Plan
+
+                model.plan = Plan.from_dict(state["plan"])
             layout = state["layout"]
             data_dim = int(layout["data_dim"])
             spans = [tuple(s) for s in layout["cond_spans"]]
@@ -520,6 +641,15 @@ def layout_of(transformer: TableTransformer) -> dict:
         "cond_dim": sum(w for _, w in cond_spans),
         "data_dim": transformer.output_dim,
     }
+
+
+def _has_equality(conds) -> bool:
+    return any(op == "=" for op, _ in conds)
+
+
+def _cpu_generator(gen: torch.Generator, seed: int) -> torch.Generator:
+    """A CPU generator for the conditional levels (seeded: the same rows for the same seed)."""
+    return torch.Generator().manual_seed(int(seed))
 
 
 def _same_level(level: Any, value: Any) -> bool:
