@@ -53,7 +53,9 @@ class TimeSeriesGAN:
 
     `ema` (sample from a moving average of G's weights) and `lr_decay_start` (the fraction of
     steps after which both learning rates fall linearly to 0) are the trainer's own options,
-    off by default.
+    off by default: on sines (one thread, load 12-18 on 2 cores, one post-hoc fit) 400 steps
+    gave 0.439 / 0.100 (before this version's changes 0.478 / 0.102), ema=0.99 0.434 / 0.100;
+    800 steps 0.301 / 0.106, ema=0.99 with lr_decay_start=0.5 0.474 / 0.103.
     """
 
     def __init__(
