@@ -5,8 +5,10 @@ a bad upload is the page's error and the next request still works, no path reach
 from __future__ import annotations
 
 import io
+import os
 import socket
 import struct
+import tempfile
 import time
 import zlib
 from pathlib import Path
@@ -352,7 +354,13 @@ def test_one_job_at_a_time_per_model(server):
 
 # ---- a real browser --------------------------------------------------------------------------
 
-SHOTS = Path(__file__).parents[2] / "docs" / "serve"
+# The screenshots go to a scratch folder unless GANFORGE_SCREENSHOTS names one: README's pictures
+# are remade with `GANFORGE_SCREENSHOTS=docs/serve python -m pytest tests/apps/test_serve.py -k browser`
+# (a test run never rewrites tracked files).
+SHOTS = Path(
+    os.environ.get("GANFORGE_SCREENSHOTS")
+    or Path(tempfile.gettempdir()) / f"ganforge-serve-shots-{os.getpid()}"
+)
 CHROMIUM = next(
     (p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if Path(p).exists()), None
 )
@@ -384,7 +392,7 @@ def _wait(driver, find, timeout=20):
 
 
 def _screenshot(driver, name: str) -> None:
-    """The whole tab as docs/serve/NAME.png: a tall window, the empty bottom cropped off."""
+    """The whole tab as SHOTS/NAME.png: a tall window, the empty bottom cropped off."""
     driver.set_window_size(1280, 2000)
     time.sleep(0.25)  # the page lays itself out again at the new size
     shot = Image.open(io.BytesIO(driver.get_screenshot_as_png())).convert("RGB")
