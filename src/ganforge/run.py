@@ -88,7 +88,7 @@ def resolve_run(path: str | Path, stream=None) -> str:
     folder = Path(path)
     if not folder.is_dir() or is_run(folder):
         return str(path)
-    runs = _runs_below(folder, depth=3)  # `runs/` after `train --out runs/mnist` too
+    runs = runs_below(folder, depth=3)  # `runs/` after `train --out runs/mnist` too
     if not runs:
         return str(path)
     newest = max(runs, key=lambda r: (_run_mtime(r), r.name))
@@ -97,7 +97,7 @@ def resolve_run(path: str | Path, stream=None) -> str:
     return str(newest)
 
 
-def _runs_below(folder: Path, depth: int) -> list[Path]:
+def runs_below(folder: Path, depth: int) -> list[Path]:
     """The runs in a folder and in its sub-folders, up to `depth` levels down (a run's own
     sub-folders are not searched)."""
     found = []
@@ -107,7 +107,7 @@ def _runs_below(folder: Path, depth: int) -> list[Path]:
         if is_run(child):
             found.append(child)
         elif depth > 1:
-            found += _runs_below(child, depth - 1)
+            found += runs_below(child, depth - 1)
     return found
 
 

@@ -183,13 +183,13 @@ def _pretrained_kind(path: Path) -> str | None:
 
 def _folder_models(path: Path) -> list[Path] | None:
     """None for a run or a file; for a folder of runs, its runs and model files."""
-    from ganforge.run import _runs_below, is_run
+    from ganforge.run import is_run, runs_below
 
     if not path.is_dir() or is_run(path) or _pretrained_kind(path) is not None:
         return None
     files = sorted(p for p in path.iterdir() if p.suffix in (".gft", ".gfs") and p.is_file())
     shipped = [p for p in sorted(path.iterdir()) if p.is_dir() and _pretrained_kind(p)]
-    return _runs_below(path, depth=3) + shipped + files
+    return runs_below(path, depth=3) + shipped + files
 
 
 def load_one(path: Path, device: str = "cpu") -> Served:
