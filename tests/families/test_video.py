@@ -212,3 +212,13 @@ def test_other_families_refuse_clips_and_video_refuses_images(mnist_mini):
         Trainer(video_config(data={"source": "digits"}))
     with pytest.raises(GanforgeError, match="chunk_frames 3 is more than predicted_frames 2"):
         Trainer(video_config(video={"chunk_frames": 3}))
+    with pytest.raises(GanforgeError, match="unknown .video. norm 'group'"):
+        Trainer(video_config(video={"norm": "group"}))
+
+
+def test_the_predictor_norm_is_a_setting(mnist_mini):
+    G, _ = VideoFamily(Trainer(video_config()).config).build()
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in G.modules())
+    config = video_config(video={"norm": "none"})
+    G = Trainer(config).generator
+    assert not any(isinstance(m, torch.nn.modules.batchnorm._NormBase) for m in G.modules())

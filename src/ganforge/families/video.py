@@ -35,6 +35,7 @@ from ganforge import objectives
 from ganforge.config import setting
 from ganforge.errors import GanforgeError
 from ganforge.families.base import Family, Logs, adversarial_d_terms, fake_diversity
+from ganforge.nets.layers import TRANSLATION_NORMS
 from ganforge.nets.video import FramePredictor, MultiScaleDiscriminator, auto_unet_depth
 
 PREVIEW_CLIPS = 8  # clips kept from the first batch for the sample grids
@@ -67,6 +68,9 @@ class VideoSettings:
         0, "steps over which that chance falls linearly to 0 (0: it stays)"
     )
     unet_depth: int = setting(0, "U-Net levels (0: halve down to 4x4)")
+    norm: str = setting(
+        "batch", "the predictor's normalisation: batch | instance | none", flag="--video-norm"
+    )
 
 
 def gradient_difference(fake: torch.Tensor, real: torch.Tensor, alpha: float = 1.0):
@@ -155,7 +159,7 @@ class VideoFamily(Family):
                 fix="drop --minibatch-std/--minibatch-disc/--pack",
             )
         depth = s.unet_depth or auto_unet_depth(resolution)
-        G = FramePredictor(channels, s.given_frames, self.chunk, spec.g_width, depth)
+        G = FramePredictor(channels, s.given_frames, self.chunk, spec.g_width, depth, s.norm)
         D = MultiScaleDiscriminator(
             channels,
             s.given_frames + s.predicted_frames,
@@ -308,6 +312,11 @@ def check_settings(s: VideoSettings) -> None:
             f"[video] chunk_frames {s.chunk_frames} is more than predicted_frames "
             f"{s.predicted_frames}",
             fix="use 0 (all at once) or a smaller --chunk-frames",
+        )
+    if s.norm not in TRANSLATION_NORMS:
+        raise GanforgeError(
+            f"unknown [video] norm {s.norm!r} (--video-norm)",
+            fix=f"use one of {', '.join(TRANSLATION_NORMS)}",
         )
     if not 0.0 <= s.teacher_forcing <= 1.0:
         raise GanforgeError(
