@@ -158,25 +158,6 @@ VIDEO_TRAIN: dict[str, Any] = {
     "checkpoint_every": 500,
 }
 
-# The moving-mnist presets (families/video.py; README, "Next frames of a video").
-VIDEO_SETTINGS: dict[str, Any] = {"l2_weight": 1.0, "gdl_weight": 1.0, "adv_weight": 0.05}
-VIDEO_TRAIN: dict[str, Any] = {
-    "steps": 6000,
-    "batch_size": 16,
-    "lr_g": 1e-3,
-    "lr_d": 2e-4,
-    "beta1": 0.5,
-    "lr_decay_start": 0.5,
-    # One thread: the convs of one batch are too little work to share two busy cores.
-    "threads": 1,
-    "max_minutes": 30.0,
-    # Predictions start as blurry averages: not a collapse worth warning about.
-    "collapse_ratio": 0.0,
-    "log_every": 100,
-    "sample_every": 500,
-    "checkpoint_every": 500,
-}
-
 # name -> (one-line description, overrides of the defaults)
 PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
     "ring-vanilla": (
