@@ -46,6 +46,53 @@ DISCRETE = [
 ]
 
 
+# issue 25: the rules every row of Adult obeys, declared in the metadata (--constraints)
+ADULT_CONSTRAINTS = [
+    {"type": "positive", "column": "capital-gain"},
+    {"type": "positive", "column": "capital-loss"},
+    {"type": "fixed_combinations", "columns": ["education", "education-num"]},
+    {"type": "range", "column": "age", "min": 17, "max": 90},
+]
+
+
+def adult_metadata(train: pd.DataFrame) -> dict:
+    """Detected metadata, the benchmark's discrete columns categorical, the Adult constraints."""
+    from ganforge.tabular import metadata
+
+    meta = metadata.detect(train)
+    for name in DISCRETE:
+        meta["columns"][name] = {"type": "categorical"}
+    for name, entry in meta["columns"].items():
+        if name not in DISCRETE and entry["type"] == "categorical":
+            entry.clear()  # (a few-level int the unconstrained fit learns as continuous)
+            entry.update(type="numerical", subtype="integer")
+    meta["constraints"] = ADULT_CONSTRAINTS
+    return meta
+
+
+def constraint_validity(meta: dict, frame: pd.DataFrame) -> dict:
+    """Share of rows that hold each constraint (1.0: every row)."""
+    from ganforge.tabular import constraints
+
+    plan_rules = [constraints.build(c) for c in meta["constraints"]]
+    typed = frame.copy()
+    out = {}
+    for rule in plan_rules:
+        if rule.kind == "fixed_combinations":
+            rule.fit(read_real_train())
+        out[rule.describe()] = float(rule.valid(typed).mean())
+    return out
+
+
+def read_real_train() -> pd.DataFrame:
+    from ganforge.tabular.io import read_csv
+
+    return read_csv(os.path.join(_DATA[0], "adult_train.csv"))
+
+
+_DATA = [str(ADULT)]
+
+
 class GaussianCopula:
     """Empirical marginals + a Gaussian copula (SDV's GaussianCopulaSynthesizer, simplified)."""
 
@@ -123,6 +170,7 @@ def _child(kind: str, options: dict, train_csv: str, out_csv: str, queue) -> Non
         if kind == "ganforge":
             from ganforge.tabular import TabularGAN
 
+            constrained = options.get("constraints", False)
             model = TabularGAN(
                 epochs=options["epochs"],
                 epsilon=options.get("epsilon"),
@@ -144,7 +192,11 @@ def _child(kind: str, options: dict, train_csv: str, out_csv: str, queue) -> Non
                 },
                 seed=options.get("seed", 0),
                 verbose=False,
-            ).fit(train, DISCRETE)
+            )
+            if constrained:
+                model.fit(train, metadata=adult_metadata(train))
+            else:
+                model.fit(train, DISCRETE)
             result["timings"] = model.timings
             if model.privacy:
                 result["privacy_spent"] = model.privacy
@@ -176,6 +228,8 @@ def _child(kind: str, options: dict, train_csv: str, out_csv: str, queue) -> Non
         t1 = time.perf_counter()
         synthetic = sample(len(train))
         result["sample_s"] = time.perf_counter() - t1
+        if kind == "ganforge" and model.plan is not None:
+            result["constraint_rejections"] = model.last_sample
         synthetic.to_csv(out_csv, index=False)
         result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     queue.put(result)
@@ -192,6 +246,22 @@ def run_model(kind: str, options: dict, train_csv: str, workdir: str) -> dict:
     process.join()
     result["synthetic_csv"] = out_csv
     return result
+
+
+def run_peer(options: dict, train_csv: str, workdir: str) -> dict:
+    """smartnoise-synth's MST in its own venv (benchmarks/tabular_dp_peer.py): fit + sample."""
+    import subprocess
+
+    out_csv = os.path.join(workdir, f"{options['label']}.csv")
+    peer = Path(__file__).with_name("tabular_dp_peer.py")
+    command = [options["python"], str(peer), train_csv, out_csv, str(options["epsilon"]),
+               ",".join(DISCRETE), str(options["seed"])]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{options['label']} failed: {done.stderr[-2000:]}")
+    result = {"model": "smartnoise-mst", **json.loads(done.stdout.strip().splitlines()[-1])}
+    result["synthetic_csv"] = out_csv
+    return {**options, **result, "python": options["python"]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -213,7 +283,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--precision", default="auto", help="ganforge: auto (the default) | fp32 | bf16"
     )
-    parser.add_argument("--dp-epsilon", type=float, default=None, help="also fit ganforge with DP")
+    parser.add_argument(
+        "--dp-epsilon",
+        default=None,
+        help="also fit ganforge with DP at these epsilons (comma list, e.g. 1,3,8)",
+    )
+    parser.add_argument(
+        "--constraints",
+        action="store_true",
+        help="also fit ganforge with the Adult constraints in its metadata (issue 25)",
+    )
+    parser.add_argument(
+        "--dp-baseline-python",
+        default=None,
+        metavar="VENV/bin/python",
+        help="a venv with smartnoise-synth: its MST at each --dp-epsilon (benchmarks/"
+        "tabular_dp_peer.py)",
+    )
     parser.add_argument(
         "--dp-epochs", type=int, default=None, help="epochs of the DP fit (default --epochs)"
     )
@@ -227,6 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     from ganforge.tabular.io import read_csv
     from ganforge.tabular.report import build_report
 
+    _DATA[0] = args.data
     train_csv = os.path.join(args.data, "adult_train.csv")
     train, test = read_csv(train_csv), read_csv(os.path.join(args.data, "adult_test.csv"))
     plan = []
@@ -251,19 +338,45 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     options["precision"] = token
         plan.append((kind, options))
-    if args.dp_epsilon is not None:
+    if args.constraints:
+        plan.append(
+            (
+                "ganforge",
+                {
+                    "epochs": args.epochs,
+                    "precision": args.precision,
+                    "seed": args.seed,
+                    "constraints": True,
+                    "label": "ganforge-constrained",
+                },
+            )
+        )
+    epsilons = [float(e) for e in str(args.dp_epsilon).split(",")] if args.dp_epsilon else []
+    for epsilon in epsilons:
         plan.append(
             (
                 "ganforge",
                 {
                     "epochs": args.dp_epochs or args.epochs,
-                    "epsilon": args.dp_epsilon,
+                    "epsilon": epsilon,
                     "precision": args.precision,
                     "seed": args.seed,
-                    "label": f"ganforge-dp{args.dp_epsilon:g}",
+                    "label": f"ganforge-dp{epsilon:g}",
                 },
             )
         )
+        if args.dp_baseline_python:
+            plan.append(
+                (
+                    "mst",
+                    {
+                        "epsilon": epsilon,
+                        "python": args.dp_baseline_python,
+                        "seed": args.seed,
+                        "label": f"smartnoise-mst-dp{epsilon:g}",
+                    },
+                )
+            )
     results = {
         "setup": {
             "data": "UCI Adult (train 32,561 rows, test 16,281 as holdout)",
@@ -280,8 +393,13 @@ def main(argv: list[str] | None = None) -> int:
         for kind, options in plan:
             label = options["label"]
             print(f"[{time.strftime('%H:%M:%S')}] {label}: fitting ({options})", flush=True)
-            result = run_model(kind, options, train_csv, workdir)
+            if kind == "mst":
+                result = run_peer(options, train_csv, workdir)
+            else:
+                result = run_model(kind, options, train_csv, workdir)
             synthetic = read_csv(result["synthetic_csv"])
+            if args.constraints:
+                result["valid_share"] = constraint_validity(adult_metadata(train), synthetic)
             report = build_report(train, synthetic, test, "income", DISCRETE, seed=args.seed)
             result["report"] = report
             results["real_train_ml_f1"] = report["ml_efficacy"]["real"]
@@ -310,6 +428,9 @@ def one_line(label: str, result: dict) -> str:
     )
     if "privacy_spent" in result:
         line += f"  eps {result['privacy_spent']['epsilon']:.2f}"
+    if "valid_share" in result:
+        worst = min(result["valid_share"].values())
+        line += f"  rows valid {100 * worst:.2f}% (worst constraint)"
     return line
 
 

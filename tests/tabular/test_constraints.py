@@ -154,3 +154,16 @@ def test_where_parsing_and_ranges():
     assert rules.parse_where(["city=Paris, France"]) == [("city", "=", "Paris, France")]
     holds = rules.condition_holds(pd.Series([29, 30, 39, 40], name="age"), ">=", "30")
     assert holds.tolist() == [False, True, True, True]
+
+
+def test_a_condition_on_a_combined_column_feeds_the_generator(fitted):
+    _, _, model = fitted
+    rows = model.sample(60, conditions="city=Paris", seed=5)
+    assert (rows["city"] == "Paris").all() and (rows["country"] == "FR").all()
+    _, (column, slots) = model._where("city=Paris")  # G is asked for Paris combinations only
+    merged = model.transformer.discrete_columns()[column]
+    rule = next(c for c in model.plan.constraints if c.kind == "fixed_combinations")
+    combos = [rule.state["combos"][int(merged.categories[k].split()[-1])] for k in slots]
+    assert merged.name == "city|country" and combos and all(c[0] == "Paris" for c in combos)
+    with pytest.raises(GanforgeError, match=r"no value of 'city' holds it"):
+        model.sample(5, conditions="city=Rome")

@@ -389,7 +389,13 @@ class TabularGAN:
         shown = ",".join(f"{n}{o}{v}" for n, o, v in items)
         for name, conds in by_column.items():
             if name not in names:
-                continue  # (a column a constraint rebuilds: rejection only)
+                merged = self._combination_slots(name, conds, shown)
+                if merged is not None:
+                    j, slots = merged
+                    mass = float(self._family.sampler.data_p[j, slots].sum())
+                    if best is None or mass < best[0]:
+                        best = (mass, j, slots)
+                continue  # (else a column a constraint rebuilds, e.g. a formula: rejection only)
             column = self.transformer.columns[names.index(name)]
             if column.kind == "id":
                 raise GanforgeError(f"condition on {name!r}: ids are fresh, never conditioned")
@@ -442,6 +448,39 @@ class TabularGAN:
                 if best is None or mass < best[0]:
                     best = (mass, j, slots)
         return items, (best[1], best[2]) if best else None
+
+    def _combination_slots(self, name: str, conds: list, shown: str):
+        """(discrete column, allowed slots) of the merged column of a fixed combination that
+        holds `name`, or None: a condition on education conditions G on education|education-num."""
+        from ganforge.tabular.constraints import FixedCombinations, condition_holds
+
+        for rule in self.plan.constraints if self.plan is not None else []:
+            if not isinstance(rule, FixedCombinations) or name not in rule.names:
+                continue
+            names = [c.name for c in self.transformer.columns]
+            if rule.merged not in names:
+                return None
+            column = self.transformer.columns[names.index(rule.merged)]
+            if column.kind != "discrete" or column.rare_values:
+                return None
+            k = rule.names.index(name)
+            combos = rule.state["combos"]
+            values = pd.Series(
+                [combos[int(str(lv).rsplit(" ", 1)[-1])][k] for lv in column.categories],
+                dtype=object,
+                name=name,
+            )
+            ok = np.ones(len(values), dtype=bool)
+            for op, value in conds:
+                ok &= condition_holds(values, op, str(value))
+            if not ok.any():
+                raise GanforgeError(
+                    f"--where {shown}: no real row is near it (no value of {name!r} holds it)",
+                    fix="choose values the table holds",
+                )
+            discrete = self.transformer.discrete_columns()
+            return discrete.index(column), [int(i) for i in np.flatnonzero(ok)]
+        return None
 
     @torch.no_grad()
     def sample_chunks(
