@@ -401,9 +401,10 @@ def load_exportable(run: str | Path, direction: str = "AtoB") -> tuple[Exportabl
     detector.pt, or the file), else what ``load_generator`` reads; and the file it came from."""
     from ganforge.apps.detector_file import DETECTOR_FILE, DETECTOR_FORMAT
     from ganforge.sampling import load_generator
+    from ganforge.training.checkpoint import format_tag
 
     path = Path(run)
-    tag = _format_tag(path)
+    tag = format_tag(path)
     if (path.is_dir() and (path / DETECTOR_FILE).is_file()) or tag == DETECTOR_FORMAT:
         from ganforge.apps.anomaly import AnomalyDetector
 
@@ -420,21 +421,6 @@ def load_exportable(run: str | Path, direction: str = "AtoB") -> tuple[Exportabl
         )
     model = load_generator(path)
     return from_generator(model, direction), Path(model.source)
-
-
-def _format_tag(path: Path) -> str | None:
-    """The format tag of a ganforge torch file (None for a folder or an unreadable file:
-    the loader then says what is wrong with it)."""
-    if not path.is_file():
-        return None
-    from ganforge.training.checkpoint import read_torch_file
-
-    try:
-        state = read_torch_file(path, "a ganforge model")
-    except GanforgeError:
-        return None
-    tag = state.get("format") if isinstance(state, dict) else None
-    return tag if isinstance(tag, str) else None
 
 
 # ---- writing ------------------------------------------------------------------------------

@@ -26,26 +26,13 @@ class PretrainedReport:
         ]
 
 
-def _format_tag(path: Path) -> str | None:
-    """The format tag of a ganforge torch file (None for a folder or an unreadable file)."""
-    from ganforge.training.checkpoint import read_torch_file
-
-    if not path.is_file():
-        return None
-    try:
-        state = read_torch_file(path, "a ganforge model")
-    except GanforgeError:
-        return None
-    tag = state.get("format") if isinstance(state, dict) else None
-    return tag if isinstance(tag, str) else None
-
-
 def export_pretrained(run: str | Path, output: str | Path) -> PretrainedReport:
     """Save what ``run`` holds (a run directory, a model file, or a pretrained folder) as a
     pretrained folder at ``output``; the output is checked before anything is loaded."""
     from ganforge.apps.detector_file import DETECTOR_FILE, DETECTOR_FORMAT
     from ganforge.io_checks import check_writable
     from ganforge.pretrained import _check_target, is_pretrained_folder, read_meta
+    from ganforge.training.checkpoint import format_tag
 
     out = Path(output).expanduser()
     if out.suffix.lower() in (".onnx", ".pt", ".json", ".safetensors"):
@@ -57,7 +44,7 @@ def export_pretrained(run: str | Path, output: str | Path) -> PretrainedReport:
     _check_target(out)
     check_writable(out, folder=True, what="model folder")
     path = Path(run)
-    tag = _format_tag(path)
+    tag = format_tag(path)
     kind = read_meta(path)["kind"] if is_pretrained_folder(path) else None
     if (
         (path.is_dir() and (path / DETECTOR_FILE).is_file())

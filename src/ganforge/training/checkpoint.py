@@ -157,6 +157,20 @@ def read_torch_file(path: str | Path, expected: str, fix: str | None = None) -> 
         ) from None
 
 
+def format_tag(path: str | Path) -> str | None:
+    """The format tag of a ganforge torch file (None for a folder or an unreadable file:
+    the loader then says what is wrong with it)."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        state = read_torch_file(path, "a ganforge model")
+    except GanforgeError:
+        return None
+    tag = state.get("format") if isinstance(state, dict) else None
+    return tag if isinstance(tag, str) else None
+
+
 def _type_name(value: object) -> str:
     return "a tensor" if isinstance(value, torch.Tensor) else f"a {type(value).__name__}"
 
