@@ -337,6 +337,23 @@ def load_generator(run_or_file: str | Path, device: str = "cpu") -> TrainedGener
     return TrainedGenerator(config, family, module, step, path, critic)
 
 
+def load_family_generator(
+    run: str | Path | TrainedGenerator, device: str, family: type[Family], kind: str, fix: str
+) -> TrainedGenerator:
+    """``run``'s generator (loaded by ``load_generator`` unless it is one already) when it is a
+    run of ``family``; another family's run is one line: "this is a X run, not ``kind``"."""
+    if isinstance(run, TrainedGenerator):
+        if isinstance(run.family, family):
+            return run
+        run = run.source  # reloaded: the one-line error below names its file
+    model = load_generator(run, device)
+    if not isinstance(model.family, family):
+        raise GanforgeError(
+            f"this is a {model.config.model.family} run, not {kind}", str(model.source), fix
+        )
+    return model
+
+
 def _load_pretrained(folder: Path, device: str) -> TrainedGenerator:
     """A generator from a pretrained folder: config, kind and every tensor checked first."""
     from ganforge.pretrained import CONFIG_FILE, check_fits, load_folder, part

@@ -29,31 +29,22 @@ from ganforge.errors import GanforgeError
 from ganforge.families.video import RolloutWarning, VideoFamily
 from ganforge.images import to_model_range, to_pixels
 from ganforge.io_checks import check_writable
-from ganforge.sampling import TrainedGenerator, load_generator
+from ganforge.sampling import TrainedGenerator, load_family_generator
 
 BORDER = (255, 64, 0)  # the colour that marks predicted frames in a GIF
 BORDER_WIDTH = 2
 FRAME_MS = 100  # GIF frame duration
 
 
-def load_predictor(run: str | Path, device: str = "cpu") -> TrainedGenerator:
+def load_predictor(run: str | Path | TrainedGenerator, device: str = "cpu") -> TrainedGenerator:
     """The predictor of a video run; other runs are a one-line error."""
-    model = load_generator(run, device)
-    if not isinstance(model.family, VideoFamily):
-        raise GanforgeError(
-            f"this is a {model.config.model.family} run, not a video run",
-            str(model.source),
-            "predict with a run trained with --family video (e.g. --preset moving-mnist)",
-        )
-    return model
-
-
-def _model(run, device: str) -> TrainedGenerator:
-    if isinstance(run, TrainedGenerator):
-        if not isinstance(run.family, VideoFamily):
-            return load_predictor(run.source, device)  # raises the one-line error
-        return run
-    return load_predictor(run, device)
+    return load_family_generator(
+        run,
+        device,
+        VideoFamily,
+        "a video run",
+        "predict with a run trained with --family video (e.g. --preset moving-mnist)",
+    )
 
 
 def check_frames(frames: int | None, model: TrainedGenerator) -> int:
@@ -79,7 +70,7 @@ def predict(
 
     Asking more frames than the run was trained to predict rolls forward on its own output;
     `warn` gets the one-line notice (None: a Python RolloutWarning)."""
-    model = _model(run, device)
+    model = load_predictor(run, device)
     frames = check_frames(frames, model)
     given = prepare_clip(model, clip)
     target = next(model.module.parameters()).device

@@ -36,28 +36,19 @@ from ganforge.images import (
 )
 from ganforge.io_checks import check_writable
 from ganforge.nets.layers import crop_box, pad_to_multiple
-from ganforge.sampling import TrainedGenerator, load_generator
+from ganforge.sampling import TrainedGenerator, load_family_generator
 from ganforge.tiling import run_tiled
 
 
-def load_translator(run: str | Path, device: str = "cpu") -> TrainedGenerator:
+def load_translator(run: str | Path | TrainedGenerator, device: str = "cpu") -> TrainedGenerator:
     """The generator(s) of a pix2pix/CycleGAN run; other runs are a one-line error."""
-    model = load_generator(run, device)
-    if not isinstance(model.family, TranslationFamily):
-        raise GanforgeError(
-            f"this is a {model.config.model.family} run, not an image-translation run",
-            str(model.source),
-            "translate with a run trained with --family pix2pix or --family cyclegan",
-        )
-    return model
-
-
-def _model(run: str | Path | TrainedGenerator, device: str) -> TrainedGenerator:
-    if isinstance(run, TrainedGenerator):
-        if not isinstance(run.family, TranslationFamily):
-            return load_translator(run.source, device)  # raises the one-line error
-        return run
-    return load_translator(run, device)
+    return load_family_generator(
+        run,
+        device,
+        TranslationFamily,
+        "an image-translation run",
+        "translate with a run trained with --family pix2pix or --family cyclegan",
+    )
 
 
 def _as_input(images: torch.Tensor | np.ndarray, channels: int) -> torch.Tensor:
@@ -93,7 +84,7 @@ def translate(
     ``images``: (N, C, H, W) or (C, H, W), uint8 on 0..255 or floats in [-1, 1]; grey and
     colour are converted to the run's channels. ``direction``: AtoB, or BtoA (CycleGAN only).
     """
-    model = _model(run, device)
+    model = load_translator(run, device)
     model.family.check_direction(direction)
     x = _as_input(images, model.config.model.sample_shape[0])
     target = next(model.module.parameters()).device
@@ -144,7 +135,7 @@ def translate_image(
     pixels neighbouring tiles share and blend; ``context``: extra pixels each tile sees (None:
     the receptive radius, exact).
     """
-    model = _model(run, device)
+    model = load_translator(run, device)
     model.family.check_direction(direction)
     x = _as_input(image, model.config.model.sample_shape[0])
     if len(x) != 1:
@@ -268,7 +259,7 @@ def score_translations(
     """
     from ganforge.metrics.image_quality import psnr
 
-    model = _model(run, device)
+    model = load_translator(run, device)
     model.family.check_direction(direction)
     if not getattr(dataset, "paired", False):
         raise GanforgeError(
