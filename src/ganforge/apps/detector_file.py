@@ -116,6 +116,34 @@ def save_detector_folder(detector: AnomalyDetector, folder: str | Path) -> Path:
     return save_folder(folder, "anomaly-detector", meta, tensors)
 
 
+def _detector(
+    cls: type,
+    state: dict,
+    device: str,
+    standardise: tuple[torch.Tensor | None, torch.Tensor | None],
+    holdout_scores: np.ndarray,
+    run_dir: Path,
+) -> AnomalyDetector:
+    """A detector with the settings ``state`` records and its fitted statistics (the mean and
+    std of a table's columns, the holdout scores); its networks come after."""
+    detector = cls(
+        state["method"],
+        holdout=state["holdout"],
+        fpr=state["fpr"],
+        seed=state["seed"],
+        resolution=state["resolution"],
+        device=device,
+    )
+    detector.kind_, detector.input_shape_ = state["kind"], tuple(state["input_shape"])
+    detector.resolution_ = state["resolution"]
+    detector.columns_ = state["columns"]
+    detector.mean_, detector.std_ = standardise
+    detector.holdout_scores_ = holdout_scores
+    detector.map_scale_ = state["map_scale"]
+    detector.run_dir_ = run_dir
+    return detector
+
+
 def load_detector_folder(cls: type, folder: Path, device: str = "cpu") -> AnomalyDetector:
     """A detector from a pretrained folder: kind, state entries and every tensor checked."""
     from ganforge.pretrained import CONFIG_FILE, check_fits, load_folder, part
@@ -147,21 +175,14 @@ def load_detector_folder(cls: type, folder: Path, device: str = "cpu") -> Anomal
     unknown = [k for k in tensors if not k.startswith(("generator.", "discriminator.", "state."))]
     if unknown:
         raise GanforgeError(f"unexpected tensor {unknown[0]!r}", str(folder), fix)
-    detector = cls(
-        state["method"],
-        holdout=state["holdout"],
-        fpr=state["fpr"],
-        seed=state["seed"],
-        resolution=state["resolution"],
-        device=device,
+    detector = _detector(
+        cls,
+        state,
+        device,
+        (standardise.get("mean"), standardise.get("std")),
+        np.asarray(scores, dtype=np.float64),
+        folder,
     )
-    detector.kind_, detector.input_shape_ = state["kind"], tuple(state["input_shape"])
-    detector.resolution_ = state["resolution"]
-    detector.columns_ = state["columns"]
-    detector.mean_, detector.std_ = standardise.get("mean"), standardise.get("std")
-    detector.holdout_scores_ = np.asarray(scores, dtype=np.float64)
-    detector.map_scale_ = state["map_scale"]
-    detector.run_dir_ = folder
     config = Config.from_dict(meta["config"], str(folder / CONFIG_FILE))
     from ganforge.families import make_family
 
@@ -204,21 +225,14 @@ def load_detector(cls: type, run_or_file: str | Path, device: str = "cpu") -> An
             str(path),
             "fit it again with `ganforge anomaly fit`",
         )
-    detector = cls(
-        state["method"],
-        holdout=state["holdout"],
-        fpr=state["fpr"],
-        seed=state["seed"],
-        resolution=state["resolution"],
-        device=device,
+    detector = _detector(
+        cls,
+        state,
+        device,
+        (state["mean"], state["std"]),
+        state["holdout_scores"].numpy(),
+        path.parent,
     )
-    detector.kind_, detector.input_shape_ = state["kind"], tuple(state["input_shape"])
-    detector.resolution_ = state["resolution"]
-    detector.columns_ = state["columns"]
-    detector.mean_, detector.std_ = state["mean"], state["std"]
-    detector.holdout_scores_ = state["holdout_scores"].numpy()
-    detector.map_scale_ = state["map_scale"]
-    detector.run_dir_ = path.parent
     config = Config.from_dict(state["config"], str(path))
     networks = (state["generator"], state["discriminator"])
     # Rebuilt from the file's own config: a damaged one (or weights that do not fit it)
