@@ -20,6 +20,7 @@ from ganforge.training.checkpoint import (
     GENERATOR_FORMAT,
     check_weights,
     load_file,
+    load_weights,
     model_file,
     rebuild,
 )
@@ -325,12 +326,7 @@ def load_generator(run_or_file: str | Path, device: str = "cpu") -> TrainedGener
         weights = check_weights(state["ema"]["module"], path, "its EMA generator")
     else:
         weights = state["generator"]
-    try:
-        module.load_state_dict(weights)
-    except RuntimeError as e:
-        raise GanforgeError(
-            f"weights do not fit the saved config ({str(e).splitlines()[0]})", str(path)
-        ) from None
+    load_weights(module, weights, path)
     module.to(device).eval().requires_grad_(False)
     critic = state.get("discriminator") if state["format"] != GENERATOR_FORMAT else None
     step = int(state.get("step", 0))

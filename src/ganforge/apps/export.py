@@ -354,7 +354,13 @@ def _scorer(method, generator, critic, config, shape, standardise, meta) -> Expo
 def _critic(model) -> nn.Module:
     """f-AnoGAN's score needs the critic: the weights the loader kept with the generator (a
     checkpoint, a pretrained folder saved with D), else the run's last checkpoint."""
-    from ganforge.training.checkpoint import FORMAT, latest_checkpoint, load_file, rebuild
+    from ganforge.training.checkpoint import (
+        FORMAT,
+        latest_checkpoint,
+        load_file,
+        load_weights,
+        rebuild,
+    )
 
     source = path = Path(model.source)
     weights = getattr(model, "discriminator_weights", None)
@@ -370,12 +376,7 @@ def _critic(model) -> nn.Module:
                 "export the run directory (its checkpoints/last.pt) or a fitted anomaly detector",
             ) from None
     _, critic = rebuild(model.family.build, path, "a ganforge model")
-    try:
-        critic.load_state_dict(weights)
-    except RuntimeError as e:
-        raise GanforgeError(
-            f"the critic does not fit the saved config ({str(e).splitlines()[0]})", str(path)
-        ) from None
+    load_weights(critic, weights, path, "the critic does not fit")
     return critic.eval().requires_grad_(False)
 
 

@@ -205,6 +205,19 @@ def check_weights(weights: object, path: str | Path, name: str) -> dict:
     )
 
 
+def load_weights(
+    module: torch.nn.Module, weights: dict, path: str | Path, failure: str = "weights do not fit"
+) -> None:
+    """``module.load_state_dict(weights)``; weights that do not fit are one line naming the
+    file: "<failure> the saved config (<first line of torch's message>)"."""
+    try:
+        module.load_state_dict(weights)
+    except RuntimeError as e:
+        raise GanforgeError(
+            f"{failure} the saved config ({str(e).splitlines()[0]})", str(path)
+        ) from None
+
+
 def rebuild(build: Callable[[], T], path: str | Path, expected: str) -> T:
     """Run ``build`` (networks rebuilt from a file's own config): what a damaged or hand-edited
     config makes the builders raise is one line naming the file, not a traceback."""
