@@ -51,6 +51,15 @@ def load_translator(run: str | Path | TrainedGenerator, device: str = "cpu") -> 
     )
 
 
+def _translator(
+    run: str | Path | TrainedGenerator, direction: str, device: str
+) -> TrainedGenerator:
+    """load_translator, with ``direction`` checked against the run (BtoA: CycleGAN only)."""
+    model = load_translator(run, device)
+    model.family.check_direction(direction)
+    return model
+
+
 def _as_input(images: torch.Tensor | np.ndarray, channels: int) -> torch.Tensor:
     """(N, C, H, W) or (C, H, W) images, uint8 0..255 or float in [-1, 1] -> float (N, C, H, W)."""
     x = torch.as_tensor(images)
@@ -84,8 +93,7 @@ def translate(
     ``images``: (N, C, H, W) or (C, H, W), uint8 on 0..255 or floats in [-1, 1]; grey and
     colour are converted to the run's channels. ``direction``: AtoB, or BtoA (CycleGAN only).
     """
-    model = load_translator(run, device)
-    model.family.check_direction(direction)
+    model = _translator(run, direction, device)
     x = _as_input(images, model.config.model.sample_shape[0])
     target = next(model.module.parameters()).device
     out = [
@@ -135,8 +143,7 @@ def translate_image(
     pixels neighbouring tiles share and blend; ``context``: extra pixels each tile sees (None:
     the receptive radius, exact).
     """
-    model = load_translator(run, device)
-    model.family.check_direction(direction)
+    model = _translator(run, direction, device)
     x = _as_input(image, model.config.model.sample_shape[0])
     if len(x) != 1:
         raise GanforgeError(f"translate_image takes one image, got {len(x)}", fix="use translate")
@@ -209,8 +216,7 @@ def translate_files(
     skipped with one warning; an unreadable single file is an error."""
     source, out = Path(input).expanduser(), Path(output).expanduser()
     pairs = _plan(source, out)
-    model = load_translator(run, device)
-    model.family.check_direction(direction)
+    model = _translator(run, direction, device)
     channels = model.config.model.sample_shape[0]
     report = TranslateReport(str(model.source), direction, model.step)
     report.output = pairs[0][1] if source.is_file() else out
@@ -259,8 +265,7 @@ def score_translations(
     """
     from ganforge.metrics.image_quality import psnr
 
-    model = load_translator(run, device)
-    model.family.check_direction(direction)
+    model = _translator(run, direction, device)
     if not getattr(dataset, "paired", False):
         raise GanforgeError(
             "scores need paired ground truth", fix="use a held-out split such as mnist2thick:test"
