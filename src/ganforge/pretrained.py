@@ -88,7 +88,7 @@ def save_folder(
     if kind not in KINDS:
         raise ValueError(f"unknown pretrained kind {kind!r}")
     folder = Path(folder).expanduser()
-    _check_target(folder)
+    check_target(folder)
     header = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -132,7 +132,7 @@ def save_folder(
     return folder
 
 
-def _check_target(folder: Path) -> None:
+def check_target(folder: Path) -> None:
     """A save target is new, an empty folder, or an earlier pretrained folder (replaced)."""
     if not folder.exists():
         return

@@ -31,7 +31,7 @@ def export_pretrained(run: str | Path, output: str | Path) -> PretrainedReport:
     pretrained folder at ``output``; the output is checked before anything is loaded."""
     from ganforge.apps.detector_file import DETECTOR_FILE, DETECTOR_FORMAT
     from ganforge.io_checks import check_writable
-    from ganforge.pretrained import _check_target, is_pretrained_folder, read_meta
+    from ganforge.pretrained import check_target, is_pretrained_folder, read_meta
     from ganforge.training.checkpoint import format_tag
 
     out = Path(output).expanduser()
@@ -41,7 +41,7 @@ def export_pretrained(run: str | Path, output: str | Path) -> PretrainedReport:
             str(out),
             f"use -o {out.with_suffix('').name} (a folder)",
         )
-    _check_target(out)
+    check_target(out)
     check_writable(out, folder=True, what="model folder")
     path = Path(run)
     tag = format_tag(path)
