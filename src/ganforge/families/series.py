@@ -176,9 +176,11 @@ class SeriesFamily(Family):
         supervised_weight: float = 10.0,
         moment_weight: float = 10.0,
         layout: dict | None = None,
+        step_noise: float = 1.0,
     ):
         super().__init__(config)
         self.supervised_weight, self.moment_weight = supervised_weight, moment_weight
+        self.step_noise = float(step_noise)
         self.layout = layout or plain_layout(self.shape[1])
         self.continuous = [
             i
@@ -210,11 +212,17 @@ class SeriesFamily(Family):
         return generator, SeriesCritic(channels, m.d_width, m.mlp_layers)
 
     def sample_latent(self, n, device, generator=None):
-        """Half the noise is drawn once per sequence (its 'style'), half anew at every step."""
+        """Half the noise is drawn once per sequence (its 'style'), half anew at every step and
+        scaled by `step_noise` (0: those inputs are zeros, every sequence a function of its
+        static noise; TimeSeriesGAN's default, see its docstring for the figures)."""
         steps, _ = self.shape
         dim = self.config.model.latent_dim
         static = torch.randn(n, 1, dim // 2, device=device, generator=generator)
-        per_step = torch.randn(n, steps, dim - dim // 2, device=device, generator=generator)
+        if self.step_noise:
+            per_step = torch.randn(n, steps, dim - dim // 2, device=device, generator=generator)
+            per_step = per_step * self.step_noise if self.step_noise != 1.0 else per_step
+        else:
+            per_step = static.new_zeros(n, steps, dim - dim // 2)
         return torch.cat([static.expand(-1, steps, -1), per_step], 2)
 
     def generate(self, G, n, device, generator=None, labels=None):

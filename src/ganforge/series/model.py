@@ -69,6 +69,7 @@ class TimeSeriesGAN:
         lr_d: float = 1e-3,
         supervised_weight: float = 100.0,
         moment_weight: float = 10.0,
+        step_noise: float = 0.0,
         ema: float = 0.0,
         lr_decay_start: float = 1.0,
         max_steps: int = 0,
@@ -183,7 +184,9 @@ class TimeSeriesGAN:
                 )
         s = self.settings
         layout = encoder.meta["layout"]
-        family = SeriesFamily(config, s["supervised_weight"], s["moment_weight"], layout)
+        family = SeriesFamily(
+            config, s["supervised_weight"], s["moment_weight"], layout, s["step_noise"]
+        )
         dataset = InMemoryDataset(torch.from_numpy(windows), name="series")
         self.timings["preprocess_s"] = time.perf_counter() - t0
         t1 = time.perf_counter()
@@ -328,6 +331,7 @@ class TimeSeriesGAN:
             "encoder": self.encoder.to_dict(),
             "generator": {k: v.cpu() for k, v in self.generator.state_dict().items()},
             "timings": dict(self.timings),
+            "step_noise": float(self._family.step_noise),
         }
         path = Path(path)
         try:
@@ -364,7 +368,8 @@ class TimeSeriesGAN:
         try:
             model.encoder = SeriesEncoder.from_dict(state["encoder"])
             model.meta = model.encoder.meta
-            family = SeriesFamily(config, layout=model.meta["layout"])
+            step_noise = float(state.get("step_noise", 1.0))  # files before it: 1.0
+            family = SeriesFamily(config, layout=model.meta["layout"], step_noise=step_noise)
             generator, _ = family.build()
             generator.load_state_dict(state["generator"])
         except (RuntimeError, KeyError, TypeError, ValueError) as e:
