@@ -294,6 +294,11 @@ def main(argv: list[str] | None = None) -> int:
         help="also fit ganforge with the Adult constraints in its metadata (issue 25)",
     )
     parser.add_argument(
+        "--dp-models",
+        default="ganforge",
+        help="the DP fits at each --dp-epsilon: ganforge, mst (smartnoise) or both (comma list)",
+    )
+    parser.add_argument(
         "--dp-baseline-python",
         default=None,
         metavar="VENV/bin/python",
@@ -352,20 +357,26 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     epsilons = [float(e) for e in str(args.dp_epsilon).split(",")] if args.dp_epsilon else []
+    dp_models = args.dp_models.split(",")
+    if args.models == "none":
+        plan = []
     for epsilon in epsilons:
-        plan.append(
-            (
-                "ganforge",
-                {
-                    "epochs": args.dp_epochs or args.epochs,
-                    "epsilon": epsilon,
-                    "precision": args.precision,
-                    "seed": args.seed,
-                    "label": f"ganforge-dp{epsilon:g}",
-                },
+        if "ganforge" in dp_models:
+            plan.append(
+                (
+                    "ganforge",
+                    {
+                        "epochs": args.dp_epochs or args.epochs,
+                        "epsilon": epsilon,
+                        "precision": args.precision,
+                        "seed": args.seed,
+                        "label": f"ganforge-dp{epsilon:g}",
+                    },
+                )
             )
-        )
-        if args.dp_baseline_python:
+        if "mst" in dp_models:
+            if not args.dp_baseline_python:
+                raise SystemExit("--dp-models mst needs --dp-baseline-python VENV/bin/python")
             plan.append(
                 (
                     "mst",

@@ -1,7 +1,7 @@
 """Related tables on real panels: ganforge's fit-multi vs the same child rows given to random
 parents (what a per-table model without the key would do).
 
-    python benchmarks/tabular_multi.py [--dataset grunfeld|modechoice] [--epochs 300]
+    python benchmarks/tabular_multi.py [--dataset grunfeld|modechoice] [--epochs N]
 
 grunfeld (statsmodels): 11 firms (parents: firm, mean market value, mean capital over the years)
 and 220 yearly rows (children: firm, year, invest, value, capital). modechoice (statsmodels):
@@ -122,8 +122,12 @@ def sdmetrics_cardinality(real: dict, synth: dict, meta: dict, links: dict) -> f
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dataset", default="grunfeld", choices=["grunfeld", "modechoice"])
-    parser.add_argument("--epochs", type=int, default=300)
-    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="default: grunfeld 1500, modechoice 300"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="default: grunfeld 50, modechoice 100"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
@@ -133,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     from ganforge.tabular import multi
 
     real, meta = grunfeld() if args.dataset == "grunfeld" else modechoice()
+    small = args.dataset == "grunfeld"  # (220 rows: more passes, smaller steps)
+    args.epochs = args.epochs or (1500 if small else 300)
+    args.batch_size = args.batch_size or (50 if small else 100)
     t0, c0 = time.perf_counter(), time.process_time()
     model = multi.MultiTableModel(
         epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, verbose=False
