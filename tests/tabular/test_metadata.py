@@ -62,6 +62,7 @@ def test_cli_writes_metadata_and_fit_uses_it(tmp_path, capsys):
     meta = json.loads(meta_path.read_text())
     meta["columns"]["income"]["rounding"] = 0  # an edit the fit must follow
     meta["columns"]["age"].update(min=20, max=70)
+    meta["constraints"] = [{"type": "inequality", "low": "grade", "high": "age"}]
     meta_path.write_text(json.dumps(meta))
     model = tmp_path / "m.gft"
     code = main(["tabular", "fit", str(data), "--metadata", str(meta_path), "-o", str(model),
@@ -70,6 +71,7 @@ def test_cli_writes_metadata_and_fit_uses_it(tmp_path, capsys):
     assert "columns (from the metadata discrete" in capsys.readouterr().out
     synth = tmp_path / "s.csv"
     assert main(["tabular", "sample", str(model), "-n", "150", "-o", str(synth)]) == 0
+    assert "constraints: every row holds all 1;" in capsys.readouterr().out
     rows = pd.read_csv(synth)
     real = people()
     assert list(rows.columns) == [c for c in real.columns if c != "note"]  # text dropped

@@ -79,7 +79,13 @@ def fit_multi_verb(args, out) -> int:
             flush=True,
         )
 
-    model.fit(frames, meta, args.metadata, on_table)
+    def on_columns(decisions, notes):
+        for line in decisions:
+            print(f"  {line}", file=out)
+        for note in notes:
+            print(f"ganforge: note: {note}", file=out)
+
+    model.fit(frames, meta, args.metadata, on_table, on_columns)
     for child, (column, parent, key) in model.links.items():
         print(
             f"ganforge: {parent}.{key} -> {child}.{column}: children per parent learned", file=out

@@ -177,7 +177,12 @@ class MultiTableModel:
         self.sizes: dict[str, int] = {}
 
     def fit(
-        self, frames: dict[str, pd.DataFrame], meta: dict, where: str = "metadata", on_table=None
+        self,
+        frames: dict[str, pd.DataFrame],
+        meta: dict,
+        where: str = "metadata",
+        on_table=None,
+        on_columns=None,
     ):
         from ganforge.tabular import TabularGAN
 
@@ -188,6 +193,8 @@ class MultiTableModel:
             if on_table is not None:
                 on_table(name, data[name])
             model = TabularGAN(**self.settings)
+            if on_columns is not None:
+                model.on_columns = on_columns
             self.models[name] = model.fit(data[name], metadata=metas[name])
             self.sizes[name] = len(frames[name])
         return self
