@@ -11,8 +11,9 @@ from their softmax when sampling. The discriminator module also holds a small GR
 trained on the real arrays to predict each next step (its loss is added to D's, so D's optimiser
 trains it); the generator is pushed to make arrays whose next steps that supervisor predicts
 (TimeGAN's supervised loss, here in data space) and whose per-channel mean and spread match the
-real batch's (TimeGAN's moment loss); both are averaged over the real (unmasked) steps only, and
-the attributes' moments are matched once more per sequence (not weighted by length).
+real batch's at every step (TimeGAN's moment loss, per step); both are averaged over the real
+(unmasked) steps only, and the attributes' moments are matched once more per sequence (not
+weighted by length).
 """
 
 from __future__ import annotations
@@ -153,16 +154,26 @@ def next_step_loss(D: SeriesCritic, x, mask, channels) -> torch.Tensor:
 
 
 def moment_loss(real, fake, real_mask, fake_mask) -> torch.Tensor:
-    """Per-channel |mean difference| + |std difference| over the real steps (TimeGAN's V loss)."""
+    """|mean difference| + |std difference| per channel of the real (unmasked) steps, pooled over
+    all steps (TimeGAN's V loss) plus the same per step (over the batch at each step): with the
+    pooled term alone G collapsed on sines at equal time (per-step std 0.023 vs the real 0.108;
+    discriminative 0.37 vs 0.21 per step, TimeSeriesGAN's docstring); the pooled term moves the
+    overall spread sooner (after 60 steps 0.077 off with the per-step term alone)."""
 
-    def moments(x, m):
-        count = m.sum((0, 1)).clamp_min(1.0)
-        mean = (x * m).sum((0, 1)) / count
-        var = ((x - mean).pow(2) * m).sum((0, 1)) / count
-        return mean, (var + 1e-12).sqrt()
+    def gap(dims, rx, rm, fx, fm):
+        def moments(x, m):
+            count = m.sum(dims).clamp_min(1.0)
+            mean = (x * m).sum(dims) / count
+            var = ((x - mean).pow(2) * m).sum(dims) / count
+            return mean, (var + 1e-12).sqrt()
 
-    (rm, rs), (fm, fs) = moments(real, real_mask), moments(fake, fake_mask)
-    return (rm - fm).abs().mean() + (rs - fs).abs().mean()
+        (a, b), (c, d) = moments(rx, rm), moments(fx, fm)
+        return (a - c).abs().mean() + (b - d).abs().mean()
+
+    real_mask = real_mask.expand(real.shape[0], real.shape[1], 1)
+    fake_mask = fake_mask.expand(fake.shape[0], fake.shape[1], 1)
+    pooled = gap((0, 1), real, real_mask, fake, fake_mask)
+    return pooled + gap(0, real, real_mask, fake, fake_mask)
 
 
 class SeriesFamily(Family):
@@ -254,7 +265,7 @@ class SeriesFamily(Family):
         moments = moment_loss(real, fake, self.mask_of(real), fake_mask)
         if self.layout["attributes"]:  # once per sequence, not weighted by its length
             f = self.layout["features"] + 1
-            ones = real.new_ones(1, 1, 1)
+            ones = real.new_ones(1, 1, 1)  # (expanded to each batch)
             moments = moments + moment_loss(real[:, :1, f:], fake[:, :1, f:], ones, ones)
         loss = adversarial + self.supervised_weight * supervised + self.moment_weight * moments
         logs: Logs = {
