@@ -37,7 +37,16 @@ def main() -> int:
     )
     fit_s, fit_cpu = time.perf_counter() - t0, time.process_time() - c0
     t1 = time.perf_counter()
+    # nullable=True (Adult has gaps) lets MST draw a gap in any column: rows with a gap where
+    # the real column has none are dropped (an output-only step, no privacy cost), redrawn
+    complete = [c for c in train.columns if train[c].notna().all()]
     out = synth.sample(len(train))
+    for _ in range(5):
+        out = out.dropna(subset=complete)
+        if len(out) >= len(train):
+            break
+        out = pd.concat([out, synth.sample(len(train))], ignore_index=True)
+    out = out.dropna(subset=complete).iloc[: len(train)].reset_index(drop=True)
     sample_s = time.perf_counter() - t1
     out.to_csv(out_csv, index=False)
     print(
