@@ -9,7 +9,7 @@ import argparse
 from pathlib import Path
 
 from ganforge import commandline as cl
-from ganforge.apps import serve, series_cli, tabular
+from ganforge.apps import series_cli, serve, tabular
 from ganforge.errors import GanforgeError
 
 RUN_HELP = (
@@ -281,51 +281,6 @@ def run_translate(args) -> int:
     return 0
 
 
-# ---- export ----------------------------------------------------------------------------------
-
-
-def add_export(sub) -> None:
-    p = sub.add_parser(
-        "export",
-        help="write a run's model as ONNX or TorchScript, with a JSON description beside it",
-        description="The sampling generator (EMA where kept), an SR or translation generator "
-        "(images of any size) or an anomaly detector's score, with a dynamic batch axis, plus "
-        "MODEL.json: input/output names, shapes, dtypes, ranges, class names, how to get pixels.",
-    )
-    _run_arg(p)
-    p.add_argument(
-        "-o", "--output", required=True, help="the model file: NAME.onnx or NAME.pt (required)"
-    )
-    p.add_argument(
-        "--format",
-        default=None,
-        help="onnx or torchscript (default: from the suffix of -o: .onnx, .pt)",
-    )
-    p.add_argument("--opset", type=int, default=17, help="ONNX opset, 13 to 20 (default 17)")
-    p.add_argument(
-        "--direction",
-        choices=["AtoB", "BtoA"],
-        default="AtoB",
-        help="translation runs: the direction exported (default AtoB; BtoA: CycleGAN only)",
-    )
-
-
-def run_export(args) -> int:
-    from ganforge.apps.export import export_model
-    from ganforge.run import resolve_run
-
-    report = export_model(
-        resolve_run(args.model),
-        args.output,
-        args.format,
-        opset=args.opset,
-        direction=args.direction,
-    )
-    print("\n".join(report.lines()))
-    cl.print_made(report.path)
-    return 0
-
-
 # ---- predict ---------------------------------------------------------------------------------
 
 
@@ -387,6 +342,55 @@ def _warn(line: str) -> None:
     import sys
 
     print(line, file=sys.stderr)
+
+
+# ---- export ----------------------------------------------------------------------------------
+
+
+def add_export(sub) -> None:
+    p = sub.add_parser(
+        "export",
+        help="write a run's model as ONNX or TorchScript, with a JSON description beside it",
+        description="The sampling generator (EMA where kept), an SR or translation generator "
+        "(images of any size) or an anomaly detector's score, with a dynamic batch axis, plus "
+        "MODEL.json: input/output names, shapes, dtypes, ranges, class names, how to get pixels.",
+    )
+    _run_arg(p)
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="the model file: NAME.onnx or NAME.pt; a folder for --format pretrained (required)",
+    )
+    p.add_argument(
+        "--format",
+        default=None,
+        help="onnx, torchscript, or pretrained (a folder: config.json + model.safetensors, "
+        "readable like a run) (default: from the suffix of -o: .onnx, .pt)",
+    )
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset, 13 to 20 (default 17)")
+    p.add_argument(
+        "--direction",
+        choices=["AtoB", "BtoA"],
+        default="AtoB",
+        help="translation runs: the direction exported (default AtoB; BtoA: CycleGAN only)",
+    )
+
+
+def run_export(args) -> int:
+    from ganforge.apps.export import export_model
+    from ganforge.run import resolve_run
+
+    report = export_model(
+        resolve_run(args.model),
+        args.output,
+        args.format,
+        opset=args.opset,
+        direction=args.direction,
+    )
+    print("\n".join(report.lines()))
+    cl.print_made(report.path)
+    return 0
 
 
 # ---- anomaly ---------------------------------------------------------------------------------
