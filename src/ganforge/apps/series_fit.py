@@ -145,11 +145,11 @@ def sample(args: argparse.Namespace, out=None) -> int:
         raise GanforgeError(f"-n {args.n}: the number of sequences must be at least 1")
     output = Path(args.output)
     _check_writable(output)
-    from ganforge.apps.tabular import _equalities  # (_conditions now returns (col, op, value))
+    from ganforge.apps.tabular import where_equalities
     from ganforge.io_checks import atomic_write
     from ganforge.series import TimeSeriesGAN
 
-    conditions = _equalities(args.where)
+    conditions = where_equalities(args.where)
     model = TimeSeriesGAN.load(args.model, args.device)
     frame = model.sample(args.n, conditions=conditions, seed=args.seed)
     with atomic_write(output, newline="") as handle:

@@ -369,11 +369,11 @@ def _conditions(where: list[str] | None) -> list[tuple[str, str, str]]:
     from ganforge.tabular.constraints import parse_where
 
     items = parse_where(where)
-    _equalities([f"{k}={v}" for k, op, v in items if op == "="])  # (two values: one line)
+    where_equalities([f"{k}={v}" for k, op, v in items if op == "="])  # (two values: one line)
     return items
 
 
-def _equalities(where: list[str] | None) -> dict[str, str]:
+def where_equalities(where: list[str] | None) -> dict[str, str]:
     """--where COL=VALUE flags as {COL: VALUE}; one column asked for two values is an error."""
     conditions: dict[str, str] = {}
     for item in where or []:
