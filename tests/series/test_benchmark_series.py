@@ -34,6 +34,10 @@ def test_sines_are_timegans(bench):
     np.testing.assert_array_equal(x, bench.real_windows("sines", seq_len=24, n=300, seed=1))
 
 
+@pytest.mark.skipif(
+    not (ROOT.parent / "shared" / "datasets" / "stocks" / "stock_data.csv").exists(),
+    reason="the TimeGAN stock series is not beside the clone (../shared/datasets/stocks)",
+)
 def test_stocks_follow_the_protocol(bench):
     x = bench.real_windows("stocks", seq_len=24)
     assert x.shape == (3685 - 24, 24, 6)
