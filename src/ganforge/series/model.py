@@ -54,9 +54,10 @@ class TimeSeriesGAN:
     The moment loss is matched per step as well as pooled (families/series.py moment_loss):
     pooled only, G collapsed on sines (per-step std 0.023 vs real 0.108, the health monitor's
     warning). Default 50 epochs, one thread, one post-hoc fit (2000 / 5000 iterations), sines
-    2,000 windows (real predictive 0.0922), stocks 3,661 (real 0.0366), 2026-12-02 load 1.4-2:
-    sines 800 steps 72 s 0.204 / 0.1025 (pooled only: 0.301 / 0.106); stocks 1,450 steps 129 s
-    0.063 / 0.0505 (pooled only: 0.080 / 0.0395: the predictive score is worse). `step_noise`
+    2,000 windows (real predictive 0.0922), stocks 3,661 (real 0.0366), 2026-12-02 load 1.4-4:
+    3 fits each: sines 800 steps 72-179 s 0.223 +- 0.014 / 0.1030 (pooled only, one fit: 0.301 /
+    0.106); stocks 1,450 steps 129-294 s 0.093 +- 0.023 / 0.0467 (pooled only, one fit: 0.080 /
+    0.0395: no better, and a worse predictive score). `step_noise`
     (scale of the per-step half of the noise; 0: each sequence a function of its static noise)
     stays 1: with 0, 3 fits at 50 epochs gave sines 0.198 +- 0.060 / 0.1031 (800 steps, load
     4.2) but stocks 0.146 +- 0.041 / 0.0471 (1,430 steps, load 3-4), although it won the short
