@@ -56,17 +56,21 @@ def shared_table_csv(tmp_path_factory) -> str:
     return str(path)
 
 
+# TabularGAN settings that fit the mixed table in well under a second of training.
+TINY_FIT = {
+    "epochs": 2,
+    "batch_size": 40,
+    "embedding_dim": 8,
+    "generator_width": 16,
+    "discriminator_width": 16,
+    "pack": 4,
+    "mixture_rows": 200,
+    "verbose": False,
+    "seed": 0,
+}
+
+
 @pytest.fixture
 def tiny_fit() -> dict:
-    """TabularGAN settings that fit the mixed table in well under a second of training."""
-    return {
-        "epochs": 2,
-        "batch_size": 40,
-        "embedding_dim": 8,
-        "generator_width": 16,
-        "discriminator_width": 16,
-        "pack": 4,
-        "mixture_rows": 200,
-        "verbose": False,
-        "seed": 0,
-    }
+    """TINY_FIT, a fresh copy per test."""
+    return dict(TINY_FIT)

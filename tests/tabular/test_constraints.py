@@ -11,18 +11,7 @@ from ganforge.errors import GanforgeError
 from ganforge.tabular import TabularGAN
 from ganforge.tabular import constraints as rules
 from ganforge.tabular import metadata as md
-
-TINY = {
-    "epochs": 2,
-    "batch_size": 40,
-    "embedding_dim": 8,
-    "generator_width": 16,
-    "discriminator_width": 16,
-    "pack": 4,
-    "mixture_rows": 200,
-    "verbose": False,
-    "seed": 0,
-}
+from tests.tabular.conftest import TINY_FIT
 
 RULES = [
     {"type": "inequality", "low": "checkin", "high": "checkout", "strict": True},
@@ -72,7 +61,7 @@ def fitted():
     frame = rule_table()
     meta = md.detect(frame)
     meta["constraints"] = RULES
-    model = TabularGAN(**TINY).fit(frame, metadata=meta)
+    model = TabularGAN(**TINY_FIT).fit(frame, metadata=meta)
     return frame, meta, model
 
 
