@@ -38,6 +38,14 @@ CASES = [
         [r"constraint 'lo >= hi' holds on no row of the table"],
     ),
     (
+        "inequality-bad-handling",
+        {
+            "columns": COLUMNS,
+            "constraints": [{"type": "inequality", "low": "lo", "high": "hi", "handling": "x"}],
+        },
+        [r"inequality handling 'x' is not auto, transform or reject", r"meta\.json"],
+    ),
+    (
         "range-min-above-max",
         {"columns": COLUMNS, "constraints": [{"type": "range", "column": "a", "min": 5, "max": 1}]},
         [r"min 5 > max 1: no row can satisfy it", r"meta\.json"],

@@ -125,8 +125,18 @@ def _number(spec: dict, key: str, where: str) -> float | str | None:
     return float(value)
 
 
+SPIKE_SHARE = 0.1  # (the transformer's spike_share: a value this common is reproduced exactly)
+
+
 class Inequality(Constraint):
-    """low <= high (strict: <), numbers or dates; the high column is learned as high - low."""
+    """low <= high (strict: <), numbers or dates; the high column is learned as high - low.
+
+    Except where one value of the high column is held by >= 10% of the rows (a censoring date:
+    MASS::Aids2's death = 1991-07-01, the end of observation, on 37% of the patients): as a gap
+    that value would be smeared over every low value (its column shape 0.96 -> 0.62 on Aids2), so
+    the column is learned as it is, with its spike, and the rule holds by rejection.
+    `"handling": "transform"` or `"reject"` chooses either way.
+    """
 
     kind = "inequality"
 
@@ -134,6 +144,16 @@ class Inequality(Constraint):
         super().__init__(spec)
         self.low, self.high = _name(spec, "low", where), _name(spec, "high", where)
         self.strict = bool(spec.get("strict", False))
+        self.handling = spec.get("handling", "auto")
+        if self.handling not in ("auto", "transform", "reject"):
+            raise GanforgeError(
+                f"{where}: inequality handling {self.handling!r} is not auto, transform or reject",
+                fix='"handling": "auto"',
+            )
+
+    @property
+    def by_construction(self) -> bool:
+        return not self.state.get("by_rejection", False)
 
     @property
     def columns(self) -> list[str]:
@@ -154,13 +174,23 @@ class Inequality(Constraint):
         # the smallest real gap: a strict rule never rounds down to equality
         self.state["min_gap"] = float(diff[diff > 0].min()) if (diff > 0).any() else 0.0
         self.state["dtype"] = str(frame[self.high].dtype)
+        if self.handling == "auto":
+            high = frame[self.high].dropna()
+            top = high.value_counts().iloc[0] / len(frame) if len(high) else 0.0
+            self.state["by_rejection"] = bool(top >= SPIKE_SHARE)
+        else:
+            self.state["by_rejection"] = self.handling == "reject"
 
     def transform(self, frame):
+        if self.state.get("by_rejection"):
+            return frame
         out = frame.copy()
         out[self.high] = numbers_of(frame[self.high]) - numbers_of(frame[self.low])
         return out
 
     def reverse(self, frame):
+        if self.state.get("by_rejection"):
+            return frame
         out = frame.copy()
         gap = np.abs(numbers_of(frame[self.high]))
         if self.strict:
