@@ -187,6 +187,7 @@ def _child(kind: str, options: dict, train_csv: str, out_csv: str, queue) -> Non
                         "ema",
                         "lr_g",
                         "lr_d",
+                        "max_grad_norm",
                     )
                     if k in options
                 },
@@ -264,6 +265,37 @@ def run_peer(options: dict, train_csv: str, workdir: str) -> dict:
     return {**options, **result, "python": options["python"]}
 
 
+def variant_options(tokens: list[str]) -> dict:
+    """TabularGAN settings from a variant's tokens (ganforge-w256-b500 -> ["w256", "b500"])."""
+    options = {}
+    for token in tokens:
+        number = token.lstrip("abcdefghijklmnopqrstuvwxyz")
+        name = token[: len(token) - len(number)]
+        if name == "pack":
+            options["pack"] = int(number)
+        elif name == "w":  # w128: G and D width
+            options["generator_width"] = options["discriminator_width"] = int(number)
+        elif name == "b":  # b1000: batch size (DP: the expected batch of Poisson sampling)
+            options["batch_size"] = int(number)
+        elif name == "gp":  # gp25: penalty on 25% of the batch
+            options["gp_fraction"] = int(number) / 100
+        elif name == "ema":  # ema998: decay 0.998
+            options["ema"] = float("0." + number)
+        elif name == "lr":  # lr4: G and D lr 4e-4 (lr2.5: 2.5e-4)
+            options["lr_g"] = options["lr_d"] = float(number) * 1e-4
+        elif name == "lrg":  # lrg2: G's lr alone 2e-4
+            options["lr_g"] = float(number) * 1e-4
+        elif name == "lrd":  # lrd2: D's lr alone 2e-4
+            options["lr_d"] = float(number) * 1e-4
+        elif name == "clip":  # clip0.5: DP per-record clip norm
+            options["max_grad_norm"] = float(number)
+        elif name == "e":  # e20: epochs
+            options["epochs"] = int(number)
+        else:
+            options["precision"] = token
+    return options
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the side-by-side and print one line per model."""
     parser = argparse.ArgumentParser(
@@ -308,6 +340,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--dp-epochs", type=int, default=None, help="epochs of the DP fit (default --epochs)"
     )
+    parser.add_argument(
+        "--dp-variants",
+        default="default",
+        help="the ganforge DP fits at each --dp-epsilon, comma list of variants in --models' "
+        "tokens (and clip0.5: clip norm, e20: epochs, lrg2 / lrd2: one net's lr), e.g. "
+        "default,b4000-lr10 (default: the DP defaults)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="benchmarks/results/tabular_adult.json")
     args = parser.parse_args(argv)
@@ -327,21 +366,7 @@ def main(argv: list[str] | None = None) -> int:
         options = {"epochs": args.epochs, "seed": args.seed, "label": label}
         if kind == "ganforge":
             options["precision"] = args.precision
-            for token in variant:
-                if token.startswith("pack"):
-                    options["pack"] = int(token[4:])
-                elif token.startswith("w") and token[1:].isdigit():  # w128: G and D width
-                    options["generator_width"] = options["discriminator_width"] = int(token[1:])
-                elif token.startswith("b") and token[1:].isdigit():  # b1000: batch size
-                    options["batch_size"] = int(token[1:])
-                elif token.startswith("gp") and token[2:].isdigit():  # gp25: penalty on 25%
-                    options["gp_fraction"] = int(token[2:]) / 100
-                elif token.startswith("ema") and token[3:].isdigit():  # ema998: decay 0.998
-                    options["ema"] = float("0." + token[3:])
-                elif token.startswith("lr") and token[2:].isdigit():  # lr4: G and D lr 4e-4
-                    options["lr_g"] = options["lr_d"] = int(token[2:]) * 1e-4
-                else:
-                    options["precision"] = token
+            options.update(variant_options(variant))
         plan.append((kind, options))
     if args.constraints:
         plan.append(
@@ -361,19 +386,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.models == "none":
         plan = []
     for epsilon in epsilons:
-        if "ganforge" in dp_models:
-            plan.append(
-                (
-                    "ganforge",
-                    {
-                        "epochs": args.dp_epochs or args.epochs,
-                        "epsilon": epsilon,
-                        "precision": args.precision,
-                        "seed": args.seed,
-                        "label": f"ganforge-dp{epsilon:g}",
-                    },
-                )
-            )
+        for variant in args.dp_variants.split(",") if "ganforge" in dp_models else []:
+            tokens = [t for t in variant.split("-") if t and t != "default"]
+            options = {
+                "epochs": args.dp_epochs or args.epochs,
+                "epsilon": epsilon,
+                "precision": args.precision,
+                "seed": args.seed,
+                "label": "-".join([f"ganforge-dp{epsilon:g}", *tokens]),
+            }
+            plan.append(("ganforge", {**options, **variant_options(tokens)}))
         if "mst" in dp_models:
             if not args.dp_baseline_python:
                 raise SystemExit("--dp-models mst needs --dp-baseline-python VENV/bin/python")

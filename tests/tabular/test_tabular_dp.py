@@ -86,3 +86,17 @@ def test_accountant_counts_every_step_and_never_goes_back():
         PrivateCritic(0.0, 1e-5, 0.02, 100)
     with pytest.raises(GanforgeError, match="delta must be in"):
         PrivateCritic(1.0, 1.5, 0.02, 100)
+
+
+def test_dp_fits_take_the_dp_defaults_unless_given():
+    from ganforge.tabular import TabularGAN
+    from ganforge.tabular.model import DEFAULTS, DP_DEFAULTS
+
+    plain, private = TabularGAN(), TabularGAN(epsilon=3.0)
+    assert DP_DEFAULTS and all(private.settings[k] == v for k, v in DP_DEFAULTS.items())
+    assert all(plain.settings[k] == v for k, v in DEFAULTS.items())
+    changed = [k for k in DP_DEFAULTS if DP_DEFAULTS[k] != DEFAULTS[k]]
+    assert changed and all(plain.settings[k] != private.settings[k] for k in changed)
+    assert private._config(32_000, 0, True).train.lr_d == private.settings["lr_d"]
+    given = TabularGAN(epsilon=3.0, lr_d=2e-4, batch_size=500)
+    assert given.settings["lr_d"] == 2e-4 and given.batch_size == 500
