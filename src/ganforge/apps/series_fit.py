@@ -41,9 +41,26 @@ def add_fit(verbs) -> None:
         metavar="A,B",
         help="columns to learn as categories (text columns are anyway; default: none)",
     )
-    f.add_argument("--epochs", type=int, default=50, help="passes over the windows (default 50)")
+    f.add_argument(
+        "--arch",
+        choices=("mlp", "gru"),
+        default="mlp",
+        help="mlp: G writes each window at once, D reads it whole; gru: step-by-step GRUs with "
+        "TimeGAN's supervised loss (default mlp)",
+    )
+    f.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="passes over the windows (default: 20,000 steps for mlp, 50 epochs for gru)",
+    )
     f.add_argument("--batch-size", type=int, default=128, help="windows per step (default 128)")
-    f.add_argument("--hidden", type=int, default=48, help="GRU units of G and D (default 48)")
+    f.add_argument(
+        "--hidden",
+        type=int,
+        default=None,
+        help="units per layer of G and D (default 256 for mlp, 48 for gru)",
+    )
     f.add_argument(
         "--max-minutes",
         type=float,
@@ -101,6 +118,7 @@ def fit(args: argparse.Namespace, out=None) -> int:
     from ganforge.series import TimeSeriesGAN  # (torch: after the first lines are out)
 
     model = TimeSeriesGAN(
+        arch=args.arch,
         epochs=args.epochs,
         batch_size=args.batch_size,
         hidden=args.hidden,

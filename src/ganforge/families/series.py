@@ -25,6 +25,7 @@ from torch import nn
 from ganforge import objectives
 from ganforge.errors import GanforgeError
 from ganforge.families.base import Family, Logs, fake_diversity
+from ganforge.nets.mlp import MLPDiscriminator, MLPGenerator
 
 
 def plain_layout(channels: int) -> dict:
@@ -71,12 +72,20 @@ class Activations(nn.Module):
 
 
 class SeriesGenerator(nn.Module):
-    """Noise (N, steps, latent) -> attributes (MLP) -> steps (GRU) -> (N, steps, F + 1 + A)."""
+    """Noise (N, steps, latent) -> attributes (MLP) -> steps -> (N, steps, F + 1 + A).
 
-    def __init__(self, latent_dim: int, layout: dict, hidden: int, layers: int, steps: int):
+    The steps come from a GRU fed the noise and the attributes at every step (`arch="gru"`), or
+    from an MLP that writes the whole window at once from the sequence's noise (its step 0) and
+    the attributes (`arch="mlp"`, TimeSeriesGAN's default: see its docstring for the figures).
+    """
+
+    def __init__(
+        self, latent_dim: int, layout: dict, hidden: int, layers: int, steps: int, arch="gru"
+    ):
         super().__init__()
         self.features, self.attributes_dim = layout["features"], layout["attributes"]
         self.static_noise = latent_dim // 2
+        self.arch, self.steps = arch, steps
         a = self.attributes_dim
         if a:
             self.attribute_net = nn.Sequential(
@@ -84,13 +93,18 @@ class SeriesGenerator(nn.Module):
                 nn.ReLU(), nn.Linear(hidden, a),
             )  # fmt: skip
             self.attribute_act = Activations(layout["spans"], self.features + 1, a)
-        self.rnn = nn.GRU(latent_dim + a, hidden, layers, batch_first=True)
-        self.head = nn.Linear(hidden, self.features)
+        if arch == "mlp":
+            self.net = MLPGenerator(latent_dim + a, (steps * self.features,), hidden, layers + 1)
+            self.head = self.net.net[-1]
+        else:
+            self.rnn = nn.GRU(latent_dim + a, hidden, layers, batch_first=True)
+            self.head = nn.Linear(hidden, self.features)
         self.step_act = Activations(layout["spans"], 0, self.features)
         bias = layout.get("bias")
         if bias:  # start at the data's marginals (see ganforge.series.data._output_bias)
             with torch.no_grad():
-                self.head.bias.copy_(torch.tensor(bias[: self.features]))
+                step_bias = torch.tensor(bias[: self.features])
+                self.head.bias.copy_(step_bias.repeat(steps) if arch == "mlp" else step_bias)
                 if a:
                     self.attribute_net[-1].bias.copy_(torch.tensor(bias[self.features :]))
         lengths = layout.get("lengths")
@@ -112,8 +126,11 @@ class SeriesGenerator(nn.Module):
         """The whole array for these attributes (conditional sampling sets them)."""
         steps = z.shape[1]
         repeated = attributes[:, None].expand(-1, steps, -1)
-        h, _ = self.rnn(torch.cat([z, repeated], 2))
-        x = self.step_act(self.head(h), generator)
+        if self.arch == "mlp":
+            logits = self.net(torch.cat([z[:, 0], attributes], 1)).reshape(-1, steps, self.features)
+        else:
+            logits = self.head(self.rnn(torch.cat([z, repeated], 2))[0])
+        x = self.step_act(logits, generator)
         if self.length_start is None:
             mask = x.new_ones(x.shape[0], steps, 1)
         else:
@@ -126,16 +143,23 @@ class SeriesGenerator(nn.Module):
 
 
 class SeriesCritic(nn.Module):
-    """A GRU discriminator (one logit per step) and the supervisor (next step from the past)."""
+    """A discriminator and the supervisor (next step from the past, a GRU): a GRU with one logit
+    per step (`arch="gru"`), or an MLP with one logit per window (`arch="mlp"`)."""
 
-    def __init__(self, channels: int, hidden: int, layers: int):
+    def __init__(self, channels: int, hidden: int, layers: int, arch="gru", steps: int = 0):
         super().__init__()
-        self.rnn = nn.GRU(channels, hidden, layers, batch_first=True)
-        self.head = nn.Linear(hidden, 1)
+        self.arch = arch
+        if arch == "mlp":
+            self.net = MLPDiscriminator((steps, channels), hidden, layers)
+        else:
+            self.rnn = nn.GRU(channels, hidden, layers, batch_first=True)
+            self.head = nn.Linear(hidden, 1)
         self.supervisor = nn.GRU(channels, hidden, 1, batch_first=True)
         self.next_step = nn.Linear(hidden, channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.arch == "mlp":
+            return self.net(x).reshape(-1)
         h, _ = self.rnn(x)
         return self.head(h).reshape(-1)
 
@@ -219,8 +243,9 @@ class SeriesFamily(Family):
     def build(self) -> tuple[nn.Module, nn.Module]:
         m = self.config.model
         steps, channels = self.shape
-        generator = SeriesGenerator(m.latent_dim, self.layout, m.g_width, m.mlp_layers, steps)
-        return generator, SeriesCritic(channels, m.d_width, m.mlp_layers)
+        arch = "mlp" if m.arch == "mlp" else "gru"
+        generator = SeriesGenerator(m.latent_dim, self.layout, m.g_width, m.mlp_layers, steps, arch)
+        return generator, SeriesCritic(channels, m.d_width, m.mlp_layers, arch, steps)
 
     def sample_latent(self, n, device, generator=None):
         """Half the noise is drawn once per sequence (its 'style'), half anew at every step and
@@ -228,6 +253,8 @@ class SeriesFamily(Family):
         static noise; TimeSeriesGAN's default, see its docstring for the figures)."""
         steps, _ = self.shape
         dim = self.config.model.latent_dim
+        if self.config.model.arch == "mlp":  # reads step 0 only: all of it per sequence
+            return torch.randn(n, 1, dim, device=device, generator=generator).expand(-1, steps, -1)
         static = torch.randn(n, 1, dim // 2, device=device, generator=generator)
         if self.step_noise:
             per_step = torch.randn(n, steps, dim - dim // 2, device=device, generator=generator)
@@ -245,7 +272,11 @@ class SeriesFamily(Family):
             fake = G(self.sample_latent(real.shape[0], real.device))
         real_logits, fake_logits = D(real), D(fake)
         adversarial = objectives.d_loss(loss_name, real_logits, fake_logits)
-        supervised = next_step_loss(D, real, self.mask_of(real), self.continuous)
+        supervised = (
+            next_step_loss(D, real, self.mask_of(real), self.continuous)
+            if self.supervised_weight
+            else real.new_zeros(())
+        )
         logs: Logs = {
             "d_loss": adversarial.detach(),
             "d_real": real_logits.detach().mean(),
@@ -261,9 +292,16 @@ class SeriesFamily(Family):
         fake = G(self.sample_latent(real.shape[0], real.device))
         adversarial = objectives.g_loss(self.config.train.loss, D(fake))
         fake_mask = self.mask_of(fake)
-        supervised = next_step_loss(D, fake, fake_mask, self.continuous)
-        moments = moment_loss(real, fake, self.mask_of(real), fake_mask)
-        if self.layout["attributes"]:  # once per sequence, not weighted by its length
+        zero = real.new_zeros(())
+        supervised = (
+            next_step_loss(D, fake, fake_mask, self.continuous) if self.supervised_weight else zero
+        )
+        moments = (
+            moment_loss(real, fake, self.mask_of(real), fake_mask) if self.moment_weight else zero
+        )
+        if (
+            self.moment_weight and self.layout["attributes"]
+        ):  # once per sequence, not weighted by its length
             f = self.layout["features"] + 1
             ones = real.new_ones(1, 1, 1)  # (expanded to each batch)
             moments = moments + moment_loss(real[:, :1, f:], fake[:, :1, f:], ones, ones)
