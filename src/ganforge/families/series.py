@@ -1,19 +1,20 @@
-"""The sequence family: a GRU generator and a GRU discriminator on model arrays
-(N, steps, F + 1 + A) = per-step block, mask, attributes (ganforge.series.data), with TimeGAN's
-supervised next-step idea (Yoon et al. 2019) and DoppelGANger's attribute generator (Lin et al.
-2020) on the one trainer.
+"""The sequence family: a generator and a discriminator of whole sequences on model arrays
+(N, steps, F + 1 + A) = per-step block, mask, attributes (ganforge.series.data), with
+DoppelGANger's attribute generator (Lin et al. 2020) and, for the GRU nets, TimeGAN's supervised
+next-step idea (Yoon et al. 2019), on the one trainer.
 
 The generator draws the static attributes first (an MLP from the per-sequence noise; the
-sequence's length is one of them when lengths vary), then the steps with a GRU fed the noise and
-those attributes; steps past the length are masked to zero. Continuous values come through a
+sequence's length is one of them when lengths vary), then the steps: an MLP writing the whole
+window from the noise and those attributes (`arch="mlp"`), or a GRU fed them at every step
+(`arch="gru"`); steps past the length are masked to zero. Continuous values come through a
 sigmoid, one-hot blocks through a Gumbel-softmax while training (CTGAN's tau 0.2) and as a draw
-from their softmax when sampling. The discriminator module also holds a small GRU *supervisor*
-trained on the real arrays to predict each next step (its loss is added to D's, so D's optimiser
-trains it); the generator is pushed to make arrays whose next steps that supervisor predicts
-(TimeGAN's supervised loss, here in data space) and whose per-channel mean and spread match the
-real batch's at every step (TimeGAN's moment loss, per step); both are averaged over the real
-(unmasked) steps only, and the attributes' moments are matched once more per sequence (not
-weighted by length).
+from their softmax when sampling. The discriminator is an MLP of the flattened window (one logit)
+or a GRU (a logit per step); its module also holds a small GRU *supervisor* trained on the real
+arrays to predict each next step when the supervised weight is on (its loss is added to D's);
+the generator is then pushed to make arrays whose next steps that supervisor predicts (TimeGAN's
+supervised loss, here in data space) and, with the moment weight on, whose per-channel mean and
+spread match the real batch's at every step (TimeGAN's moment loss); both are averaged over the
+real (unmasked) steps only, and the attributes' moments are matched once more per sequence.
 """
 
 from __future__ import annotations

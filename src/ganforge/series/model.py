@@ -37,40 +37,38 @@ FORMAT_VERSION = 2
 
 
 class TimeSeriesGAN:
-    """A GRU generator and discriminator with TimeGAN's supervised next-step and moment losses,
-    and DoppelGANger's attribute generator for static attributes and sequence lengths.
+    """Synthetic sequences: an attribute MLP (DoppelGANger's attribute generator: static columns
+    and sequence lengths) feeding a step generator, against a discriminator of whole sequences.
 
-    Measured on sines (1000 sequences x 24 steps x 5 features, 240 steps, 16 s): without the
-    supervised and moment losses the per-feature mean is off by 0.26 (G has not found the data
-    yet); with them 0.007, and a supervised weight of 100 (not 10) halves the gap in mean
-    step-to-step change. On a mixed table (300 entities of 3-12 steps, a 0.7/0.2/0.1 category,
-    25% gaps): the supervised loss on one-hot channels pulled the category's shares 0.14 off in
-    60 steps (so it covers the continuous channels only: 0.012), and a uniform start of the
-    output layer left them 0.11-0.16 off after 60-150 steps (so the biases start at the data's
-    marginals). TimeGAN scores (one post-hoc fit, one thread beside other jobs): stocks 0.080
-    discriminative / 0.0395 predictive (real 0.0366) at the default 50 epochs; sines 0.195 /
-    0.102 at 100 epochs: the goals (0.05 / 0.01) are not reached yet.
+    `arch="mlp"` (the default): G is an MLP that writes the whole window at once from the sequence's
+    noise and attributes, D an MLP that reads it whole, plain non-saturating loss, Adam (2e-4, betas
+    0.5 / 0.99), batch 128, samples from an EMA (0.999) of G's weights, 20,000 steps. Chosen by
+    measurement against the GRU recipe below (benchmarks/series.py, the TimeGAN protocol, 5 post-hoc
+    fits, one thread, 2026-12-02): sines (10,000 windows) discriminative 0.007 +- 0.002 / predictive
+    0.0931 (real 0.0928; GRU recipe 0.223 +- 0.014 over 3 fits at its default length); stocks (3,661
+    windows) 0.116 +- 0.056 / 0.0374 (real 0.0366; GRU recipe 0.093 +- 0.023 / 0.0467: the MLP's
+    gain there is the predictive score). The EMA is what makes it work: the live G oscillates (its
+    own discriminative score 0.46-0.50 at the end on stocks while the average's was 0.003-0.07), and
+    quality still improves between 10,000 and 20,000 steps (stocks, seed 1: 0.11 at 12,000, 0.061 at
+    16,000, 0.049 at 20,000). Screened on stocks and dropped (seed 1, 2 post-hoc fits): EMA 0.9995
+    (0.062 at 20,000), lr 4e-4 (0.060 at 14,000 vs 0.11 at 12,000), batch 256 with lr 4e-4 (0.143 at
+    14,000), a linear lr decay over the second half (seed 0: 0.145 at 20,000 vs 0.002 without).
+    TimeGAN's supervised and moment losses are off for this arch (weights 0); a window written at
+    once needs no next-step teacher.
 
-    The moment loss is matched per step as well as pooled (families/series.py moment_loss):
-    pooled only, G collapsed on sines (per-step std 0.023 vs real 0.108, the health monitor's
-    warning). Default 50 epochs, one thread, one post-hoc fit (2000 / 5000 iterations), sines
-    2,000 windows (real predictive 0.0922), stocks 3,661 (real 0.0366), 2026-12-02 load 1.4-4:
-    3 fits each: sines 800 steps 72-179 s 0.223 +- 0.014 / 0.1030 (pooled only, one fit: 0.301 /
-    0.106); stocks 1,450 steps 129-294 s 0.093 +- 0.023 / 0.0467 (pooled only, one fit: 0.080 /
-    0.0395: no better, and a worse predictive score). `step_noise`
-    (scale of the per-step half of the noise; 0: each sequence a function of its static noise)
-    stays 1: with 0, 3 fits at 50 epochs gave sines 0.198 +- 0.060 / 0.1031 (800 steps, load
-    4.2) but stocks 0.146 +- 0.041 / 0.0471 (1,430 steps, load 3-4), although it won the short
-    screening fits (sines 2 min, load 8.7: 0.236 vs 0.498). Screened and dropped (sines, equal
-    wall time, load 5-9): a last-state logit D 0.235 vs 0.236, a bidirectional GRU D 0.290,
-    supervised weight 10 0.413 and 300 0.311 (100 kept), lr 2e-3 0.213, batch 64 0.290,
-    minibatch-std D 0.365, moment weight 30 0.211 vs 0.205. Goals still not reached.
+    `arch="gru"`: a GRU generator (half its noise per sequence, half per step) and a GRU
+    discriminator (a logit per step), with TimeGAN's supervised next-step loss (a supervisor
+    trained with D on real windows, continuous channels only: on one-hots it pulled level shares
+    0.14 off in 60 steps) and moment loss (per step and pooled: pooled only, G collapsed on sines,
+    per-step std 0.023 vs real 0.108), 50 epochs, lr 1e-3. Without the two losses its per-feature
+    mean stayed 0.26 off on sines after 240 steps, with them 0.007. It learns step-to-step
+    smoothness in far fewer steps (tests: 60 steps vs 800 for the MLP), but its quality plateaus
+    (sines 0.223 +- 0.014, stocks 0.093 +- 0.023 discriminative over 3 fits; screened without
+    gain: step_noise 0, last-state or bidirectional D, minibatch-std D, supervised weight 10 /
+    300, lr 2e-3, batch 64, EMA 0.99, lr decay).
 
-    `ema` (sample from a moving average of G's weights) and `lr_decay_start` (the fraction of
-    steps after which both learning rates fall linearly to 0) are the trainer's own options,
-    off by default: on sines (one thread, load 12-18 on 2 cores, one post-hoc fit) 400 steps
-    gave 0.439 / 0.100 (before this version's changes 0.478 / 0.102), ema=0.99 0.434 / 0.100;
-    800 steps 0.301 / 0.106, ema=0.99 with lr_decay_start=0.5 0.474 / 0.103.
+    Both start their output layer at the data's marginals (a bias of each channel's logit / log
+    share: on a mixed table a uniform start left a 0.7 share 0.11-0.16 off after 60-150 steps).
     """
 
     def __init__(
