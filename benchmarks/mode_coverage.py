@@ -49,6 +49,11 @@ VARIANTS = {
     "mbstd_pack2": ({"minibatch_std": True, "pack": 2}, {}),
     # The best found on the grid (25/25 modes in every seed, with --steps 12000).
     "mbstd_pack2_r1": ({"minibatch_std": True, "pack": 2}, R1),
+    # ... balanced with R3GAN's loss and R2 as well (now the grid-mbstd-pack preset)
+    "mbstd_pack2_rp_r1r2": (
+        {"minibatch_std": True, "pack": 2},
+        {**R1, "loss": "relativistic-pair", "r2_weight": 0.1},
+    ),
     "r1": ({}, R1),
     "r1_lazy4": ({}, {"r1_weight": 0.1, "r1_every": 4}),  # the same expected penalty, 1/4 the cost
 }

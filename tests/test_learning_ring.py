@@ -38,8 +38,8 @@ def test_ring_vanilla_recovers_the_modes_sharply():
     assert seconds < 240, report
 
 
-@pytest.mark.slow  # ~2 min on one core: the 25-mode grid needs 12,000 steps
-def test_grid_preset_recovers_all_25_modes():
+@pytest.mark.slow  # ~1.5 min on one core: the 25-mode grid needs 12,000 steps
+def test_grid_preset_recovers_all_25_modes_in_their_shares():
     config = get_preset("grid-mbstd-pack")
     config.train.seed = 1
     config.train.tensorboard = False
@@ -49,4 +49,7 @@ def test_grid_preset_recovers_all_25_modes():
     meta = trainer.dataset.meta
     result = mode_coverage(samples, torch.tensor(meta["centers"]), meta["std"])
     assert result["modes"] == 25, result
-    assert result["high_quality"] >= 0.3, result
+    assert result["high_quality"] >= 0.5, result
+    # balanced (issue 23): no mode under half its share (measured seed 1: KL 0.016, smallest
+    # share 0.70 of its due; the preset before R3GAN's loss: 5 under half, KL 0.16)
+    assert result["modes_under_half"] == 0 and result["mode_kl"] <= 0.05, result
