@@ -190,11 +190,18 @@ class TimeSeriesGAN:
             windows, notes = encoder.fit(
                 data, seq_len, sequence_key, time_column, discrete, where=source
             )
+        config = self._config(len(windows))
+        s = self.settings
+        if s["arch"] == "mlp" and s["epochs"] is not None and config.train.steps < 2000:
+            notes.append(
+                f"{s['epochs']} epochs are {config.train.steps} steps: short for the mlp model, "
+                f"which needs thousands (its default is {ARCH_DEFAULTS['mlp']['steps']:,} steps: "
+                "leave --epochs out)"
+            )
         self.notes, self.decisions = notes, encoder.meta["decisions"]
         if self.warn_notes:
             for note in notes:
                 warnings.warn(note, stacklevel=2)
-        config = self._config(len(windows))
         if run_dir is not None:
             from ganforge.run import place_run
 
