@@ -96,16 +96,16 @@ class SeriesGenerator(nn.Module):
             self.attribute_act = Activations(layout["spans"], self.features + 1, a)
         if arch == "mlp":
             self.net = MLPGenerator(latent_dim + a, (steps * self.features,), hidden, layers + 1)
-            self.head = self.net.net[-1]
+            output_layer = self.net.net[-1]  # (not a second attribute: one state-dict key each)
         else:
             self.rnn = nn.GRU(latent_dim + a, hidden, layers, batch_first=True)
-            self.head = nn.Linear(hidden, self.features)
+            self.head = output_layer = nn.Linear(hidden, self.features)
         self.step_act = Activations(layout["spans"], 0, self.features)
         bias = layout.get("bias")
         if bias:  # start at the data's marginals (see ganforge.series.data._output_bias)
             with torch.no_grad():
                 step_bias = torch.tensor(bias[: self.features])
-                self.head.bias.copy_(step_bias.repeat(steps) if arch == "mlp" else step_bias)
+                output_layer.bias.copy_(step_bias.repeat(steps) if arch == "mlp" else step_bias)
                 if a:
                     self.attribute_net[-1].bias.copy_(torch.tensor(bias[self.features :]))
         lengths = layout.get("lengths")

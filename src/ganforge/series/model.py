@@ -213,7 +213,6 @@ class TimeSeriesGAN:
                     str(run_dir),
                     "pass --resume to continue it, or choose another --run-dir",
                 )
-        s = self.settings
         layout = encoder.meta["layout"]
         family = SeriesFamily(
             config, s["supervised_weight"], s["moment_weight"], layout, s["step_noise"]
