@@ -4,23 +4,15 @@ increments, lag-1 of the increments ~-0.4 instead of ~0), not one that does not 
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.script_helpers import load_script
 
 
 @pytest.fixture(scope="module")
 def tells_module():
-    spec = importlib.util.spec_from_file_location(
-        "series_tells", ROOT / "benchmarks/series_tells.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/series_tells.py", "series_tells")
 
 
 def test_lag1_matches_numpy(tells_module):
