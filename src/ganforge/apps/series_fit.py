@@ -16,7 +16,8 @@ def add_fit(verbs) -> None:
     f = verbs.add_parser(
         "fit",
         help="learn the sequences of a CSV -> model.gfs",
-        description="GRU time-series GAN with TimeGAN's supervised next-step and moment losses.",
+        description="Time-series GAN: an MLP pair over whole windows (default) or GRUs with "
+        "TimeGAN's supervised next-step and moment losses (--arch gru).",
     )
     f.add_argument("data", metavar="DATA.csv", help="the table to learn, one row per step")
     f.add_argument(

@@ -101,11 +101,24 @@ class SeriesGenerator(nn.Module):
             self.rnn = nn.GRU(latent_dim + a, hidden, layers, batch_first=True)
             self.head = output_layer = nn.Linear(hidden, self.features)
         self.step_act = Activations(layout["spans"], 0, self.features)
+        # Channels written as a first value plus step changes (ganforge.series.data.WALK_LAG1).
+        walk = torch.zeros(self.features, dtype=torch.bool)
+        walk[list(layout.get("walk") or []) if arch == "mlp" else []] = True
+        self.register_buffer("walk", walk, persistent=False)
+        self.walks = bool(walk.any())
+        # Per-step noise with a learned scale per channel (StyleGAN's noise inputs), added to the
+        # logits (to the changes of a walking channel): an MLP writing a window from 32 noise
+        # numbers cannot make 24 independent steps, so stocks' Volume came out 6x too smooth.
+        noise = layout.get("noise") if arch == "mlp" else None
+        self.noise_scale = nn.Parameter(torch.tensor(noise, dtype=torch.float32)) if noise else None
         bias = layout.get("bias")
         if bias:  # start at the data's marginals (see ganforge.series.data._output_bias)
             with torch.no_grad():
                 step_bias = torch.tensor(bias[: self.features])
-                output_layer.bias.copy_(step_bias.repeat(steps) if arch == "mlp" else step_bias)
+                if arch == "mlp":  # a walking channel's changes start at 0
+                    step_bias = step_bias.repeat(steps, 1)
+                    step_bias[1:, walk] = 0.0
+                output_layer.bias.copy_(step_bias.reshape(-1))
                 if a:
                     self.attribute_net[-1].bias.copy_(torch.tensor(bias[self.features :]))
         lengths = layout.get("lengths")
@@ -129,6 +142,13 @@ class SeriesGenerator(nn.Module):
         repeated = attributes[:, None].expand(-1, steps, -1)
         if self.arch == "mlp":
             logits = self.net(torch.cat([z[:, 0], attributes], 1)).reshape(-1, steps, self.features)
+            if self.noise_scale is not None:
+                noise = torch.randn(
+                    logits.shape, generator=generator, device=logits.device, dtype=logits.dtype
+                )
+                logits = logits + self.noise_scale * noise
+            if self.walks:
+                logits = torch.where(self.walk, logits.cumsum(1), logits)
         else:
             logits = self.head(self.rnn(torch.cat([z, repeated], 2))[0])
         x = self.step_act(logits, generator)

@@ -153,6 +153,58 @@ def _output_bias(array: np.ndarray, spans, features: int) -> list[float]:
     return [float(b) for i, b in enumerate(bias) if i != features]  # (the mask has no head)
 
 
+# A continuous channel whose step changes look white (lag-1 autocorrelation within +-WALK_LAG1:
+# a random walk's) is written by the mlp generator as a first value plus changes (a cumulative
+# sum over the steps). Prices walk (stocks: -0.07..0.12), and a generator writing each step's
+# level drew white jitter around a smooth path instead (changes' lag-1 -0.40..-0.54, 2.5x too
+# large). A mean-reverting channel (stocks' Volume: -0.29) keeps per-step levels: written as
+# changes it came out 10x too smooth; so does a smooth one (sines: +0.94): written as changes,
+# the mlp's per-feature mean was 0.24 off after the tests' short fit (TimeSeriesGAN's docstring).
+WALK_LAG1 = 0.2
+
+
+def increment_lag1(array: np.ndarray, channel: int, features: int) -> float:
+    """Lag-1 autocorrelation of one channel's step changes, pooled over all windows (only the
+    changes between two real steps, by the mask at `features`); nan when there are none."""
+    mask = array[:, :, features]
+    both = mask[:, 1:] * mask[:, :-1]
+    pairs = both[:, 1:] * both[:, :-1]
+    if both.sum() < 2 or pairs.sum() < 1:
+        return float("nan")
+    change = np.diff(array[:, :, channel].astype(np.float64), axis=1)
+    centred = (change - (change * both).sum() / both.sum()) * both
+    var = (centred**2).sum() / both.sum()
+    if var <= 0:
+        return float("nan")
+    return float((centred[:, 1:] * centred[:, :-1]).sum() / pairs.sum() / var)
+
+
+def walking_channels(array: np.ndarray, channels, features: int) -> list[int]:
+    """The continuous `channels` that walk (see WALK_LAG1)."""
+    return [int(c) for c in channels if abs(increment_lag1(array, c, features)) < WALK_LAG1]
+
+
+def innovation_scales(array: np.ndarray, channels, walk, features: int) -> list[float]:
+    """Per continuous channel, where the mlp generator's per-step noise scale starts: half the
+    std of the real step changes in logit space (of a level channel: over sqrt 2, a white
+    series' change being the difference of two draws); 0 for a smooth channel (changes' lag-1
+    above WALK_LAG1: sines' +0.94; per-step noise there only added jitter: the tests' short fit's
+    lag-1 gap 0.14 vs 0.06) and for the other channels."""
+    mask = array[:, :, features]
+    both = mask[:, 1:] * mask[:, :-1]
+    total = max(float(both.sum()), 1.0)
+    out = [0.0] * features
+    for c in channels:
+        if increment_lag1(array, c, features) > WALK_LAG1:
+            continue
+        p = np.clip(array[:, :, c].astype(np.float64), 1e-3, 1 - 1e-3)
+        change = np.diff(np.log(p / (1 - p)), axis=1)
+        mean = (change * both).sum() / total
+        std = float(np.sqrt(((change - mean) ** 2 * both).sum() / total))
+        out[c] = float(0.5 * std / (1.0 if c in walk else np.sqrt(2.0)))
+    return out
+
+
 class SeriesEncoder:
     """Fit on a long table: `fit` -> (model array, notes); `decode(array)` -> long table."""
 
@@ -334,8 +386,17 @@ class SeriesEncoder:
                 "start": features + 1 + start,
                 "values": [int(v) for v in column.levels],
             }
+        channel_of, offset = {}, 0  # continuous column -> its channel in the step block
+        for c in self.steps.columns:
+            if c.kind == "continuous" and offset in remap:
+                channel_of[c.name] = remap[offset]
+            offset += c.width
+        walk = walking_channels(array, sorted(channel_of.values()), features)
+        walking = [name for name, ch in channel_of.items() if ch in walk]
         layout = {
             "bias": _output_bias(array, step_layout + attr_layout, features),
+            "walk": walk,
+            "noise": innovation_scales(array, sorted(channel_of.values()), walk, features),
             "features": features,
             "attributes": int(attributes.shape[1]),
             "spans": step_layout + attr_layout,
@@ -368,6 +429,13 @@ class SeriesEncoder:
             for c, line in zip(self.static.columns, self.static.decisions, strict=True):
                 if c.name not in HIDDEN:
                     decisions.append(f"static {line} (constant within each {sequence_key})")
+        if walking:
+            decisions.append(
+                "per-step increments: "
+                + ", ".join(walking)
+                + f" walk (their step changes look white: lag-1 autocorrelation within +-{WALK_LAG1}): the mlp "
+                "generator writes a first value, then step changes"
+            )
         if time_info is not None:
             decisions.append(
                 f"time {time_column}: {time_info['kind']}, cadence "
