@@ -407,9 +407,11 @@ def train(
     return trainer.run_dir, trainer.summary
 
 
-def train_in_memory(config: Config, dataset, family=None, quiet: bool = True, console=False):
+def train_in_memory(
+    config: Config, dataset, family=None, quiet: bool = True, console=False, callbacks=None
+):
     """Train without a run directory (nothing on disk); the fitted Trainer."""
-    extra = [ConsoleProgress(quiet)] if console else []
+    extra = ([ConsoleProgress(quiet)] if console else []) + list(callbacks or [])
     trainer = Trainer(config, None, dataset, extra, family)
     if config.train.init_from:  # fine-tuning in memory too
         init_weights(trainer, config.train.init_from)
@@ -649,6 +651,7 @@ def train_model(
     command: str,
     quiet: bool = False,
     console: bool = True,
+    callbacks: list | None = None,
 ):
     """An app model's fit (tabular, series) on the run layer: in memory, or in `run_dir`
     (created and locked only now: a bad input before leaves no folder); an interrupt says how to
@@ -658,7 +661,7 @@ def train_model(
 
     if run_dir is None:
         try:
-            return train_in_memory(config, dataset, family, quiet, console=console)
+            return train_in_memory(config, dataset, family, quiet, console, callbacks)
         except TrainingInterrupted as e:
             raise GanforgeError(
                 f"interrupted at step {e.step}",
@@ -670,6 +673,7 @@ def train_model(
         config,
         resume=run_dir if resume else None,
         quiet=quiet,
+        callbacks=callbacks,
         dataset=dataset,
         family=family,
         resume_command=f"the same `{command}` --run-dir {run_dir} --resume",

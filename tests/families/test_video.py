@@ -222,3 +222,22 @@ def test_the_predictor_norm_is_a_setting(mnist_mini):
     config = video_config(video={"norm": "none"})
     G = Trainer(config).generator
     assert not any(isinstance(m, torch.nn.modules.batchnorm._NormBase) for m in G.modules())
+
+
+def test_pretraining_steps_train_pixels_only_then_the_discriminator_joins(mnist_mini):
+    config = video_config(video={"pretrain_steps": 2}, train={"log_every": 1})
+    trainer = Trainer(config)
+    d_before = {k: v.clone() for k, v in trainer.discriminator.state_dict().items()}
+    trainer.config.train.steps = 2
+    trainer.fit()
+    assert_same_state(d_before, trainer.discriminator.state_dict())  # idle while pretraining
+    first = trainer.history[-1]
+    assert "gdl" not in first and "d_loss" not in first and first["g_total"] == first["l2"]
+    trainer.config.train.steps = 4
+    trainer.fit()
+    after = trainer.discriminator.state_dict()
+    assert any(not torch.equal(d_before[k], after[k]) for k in d_before)
+    last = trainer.history[-1]
+    assert last["gdl"] > 0 and "d_loss" in last and last["g_total"] > last["l2"]
+    with pytest.raises(GanforgeError, match=r"pretrain_steps \(--pretrain-steps\) must be >= 0"):
+        Trainer(video_config(video={"pretrain_steps": -1}))

@@ -60,6 +60,11 @@ class VideoSettings:
     adv_weight: float = setting(
         0.05, "weight of the adversarial term (0: L2/GDL only, D never trained)"
     )
+    pretrain_steps: int = setting(
+        0,
+        "first N steps: the pixel terms only (L2, L1; no GDL, no adversarial), D idle "
+        "(an L2 warm start, as SRGAN's SRResNet phase)",
+    )
     d_scales: int = setting(3, "scales the discriminator judges (full size, 1/2, 1/4, ...)")
     teacher_forcing: float = setting(
         0.0, "chance a later pass is given the true earlier frames at step 0 (scheduled sampling)"
@@ -171,8 +176,8 @@ class VideoFamily(Family):
         return G, D
 
     def train_discriminator(self, step: int) -> bool:
-        """False for the non-adversarial baseline (adv_weight = 0)."""
-        return self.settings.adv_weight > 0
+        """False for the non-adversarial baseline (adv_weight = 0) and while pretraining."""
+        return self.settings.adv_weight > 0 and step >= self.settings.pretrain_steps
 
     # ---- predicting -----------------------------------------------------------------------
     def teacher_forcing(self, step: int) -> float:
@@ -259,11 +264,12 @@ class VideoFamily(Family):
             l1 = diff.abs().mean()
             loss = loss + s.l1_weight * l1
             logs["l1"] = l1.detach()
-        if s.gdl_weight > 0:
+        pixels_only = step < s.pretrain_steps
+        if s.gdl_weight > 0 and not pixels_only:
             gdl = gradient_difference(fake, real, s.gdl_alpha)
             loss = loss + s.gdl_weight * gdl
             logs["gdl"] = gdl.detach()
-        if s.adv_weight > 0:
+        if s.adv_weight > 0 and not pixels_only:
             adversarial = objectives.g_loss(t.loss, D(fake, given))
             loss = loss + s.adv_weight * adversarial
             logs["g_loss"] = adversarial.detach()

@@ -116,6 +116,7 @@ class TimeSeriesGAN:
         self.warn_notes = True  # the data notes (gaps filled, sequences skipped) as warnings
         self.timings: dict[str, float] = {}
         self.summary: dict = {}
+        self.callbacks: list = []  # extra training callbacks (ganforge.training.callbacks.Callback)
         self._family: SeriesFamily | None = None
 
     def _config(self, n_windows: int) -> Config:
@@ -247,6 +248,7 @@ class TimeSeriesGAN:
             "ganforge series fit",
             self.quiet,
             self.verbose,
+            self.callbacks,
         )
 
     # ---- sampling ----------------------------------------------------------------------------
