@@ -69,3 +69,23 @@ def test_generator_writes_a_walking_channel_as_the_cumulative_sum_of_its_outputs
     # the changes start at zero: at initialisation the walk begins at the marginal's logit
     bias = G.net.net[-1].bias.reshape(24, 3)
     assert torch.all(bias[1:, 0] == 0) and bias[0, 0] != 0 and torch.all(bias[1:, 2] == bias[0, 2])
+
+
+def test_a_smooth_channel_gets_no_noise_even_when_its_scale_is_trained():
+    encoder = SeriesEncoder()
+    encoder.fit(frame(), 24)
+    torch.manual_seed(0)
+    G = SeriesGenerator(8, encoder.meta["layout"], 16, 2, 24, arch="mlp")
+    opt = torch.optim.Adam([G.noise_scale], lr=0.1)
+    z = torch.randn(64, 1, 8).expand(-1, 24, -1)
+    for _ in range(5):  # any loss of the output: the smooth channel's scale gets no gradient
+        opt.zero_grad()
+        G(z)[..., :3].pow(2).sum().backward()
+        opt.step()
+    scale = G.noise_scale.detach()
+    assert scale[1] == 0 and scale[0] != encoder.meta["layout"]["noise"][0]
+    with torch.no_grad():
+        G.noise_scale[1] = 5.0  # even set by hand, the mask keeps the smooth channel noise-free
+    G.eval()
+    a, b = (G(z[:4], torch.Generator().manual_seed(s))[..., 1] for s in (1, 2))
+    torch.testing.assert_close(a, b)

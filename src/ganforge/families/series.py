@@ -109,8 +109,12 @@ class SeriesGenerator(nn.Module):
         # Per-step noise with a learned scale per channel (StyleGAN's noise inputs), added to the
         # logits (to the changes of a walking channel): an MLP writing a window from 32 noise
         # numbers cannot make 24 independent steps, so stocks' Volume came out 6x too smooth.
+        # Only channels whose scale starts above 0 get noise: a smooth channel's (0) is held at
+        # 0 by a mask, else it drifts (sines, 1,500 steps: to +-0.09, jitter on smooth waves).
         noise = layout.get("noise") if arch == "mlp" else None
         self.noise_scale = nn.Parameter(torch.tensor(noise, dtype=torch.float32)) if noise else None
+        noisy = torch.tensor([v > 0 for v in noise or []], dtype=torch.float32)
+        self.register_buffer("noisy", noisy, persistent=False)
         bias = layout.get("bias")
         if bias:  # start at the data's marginals (see ganforge.series.data._output_bias)
             with torch.no_grad():
@@ -146,7 +150,7 @@ class SeriesGenerator(nn.Module):
                 noise = torch.randn(
                     logits.shape, generator=generator, device=logits.device, dtype=logits.dtype
                 )
-                logits = logits + self.noise_scale * noise
+                logits = logits + (self.noise_scale * self.noisy) * noise
             if self.walks:
                 logits = torch.where(self.walk, logits.cumsum(1), logits)
         else:

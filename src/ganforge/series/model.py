@@ -123,10 +123,11 @@ class TimeSeriesGAN:
         s = self.settings
         if (s["epochs"] is not None and s["epochs"] < 1) or s["batch_size"] < 1:
             raise GanforgeError("epochs and batch_size must be positive")
-        if s["epochs"] is None:  # the arch's default length in steps, whatever the data's size
-            steps = s["steps"]
+        per_epoch = max(1, math.ceil(n_windows / s["batch_size"]))
+        if s["epochs"] is None:  # mlp: default_steps, bounded passes over the windows
+            steps = default_steps(n_windows, s["batch_size"])
         else:
-            steps = s["epochs"] * max(1, math.ceil(n_windows / s["batch_size"]))
+            steps = s["epochs"] * per_epoch
         if s["max_steps"] > 0:
             steps = min(steps, s["max_steps"])
         from ganforge.run import build_config  # the one config builder (defaults < these)
@@ -201,8 +202,8 @@ class TimeSeriesGAN:
         if s["arch"] == "mlp" and s["epochs"] is not None and config.train.steps < 2000:
             notes.append(
                 f"{s['epochs']} epochs are {config.train.steps} steps: short for the mlp model, "
-                f"which needs thousands (its default is {ARCH_DEFAULTS['mlp']['steps']:,} steps: "
-                "leave --epochs out)"
+                f"which needs thousands (its default is {DEFAULT_EPOCHS} epochs, "
+                f"{STEP_BOUNDS[0]:,}-{STEP_BOUNDS[1]:,} steps: leave --epochs out)"
             )
         self.notes, self.decisions = notes, encoder.meta["decisions"]
         if self.warn_notes:
@@ -427,13 +428,27 @@ _REQUIRED = {"config": dict, "encoder": dict, "generator": dict}
 
 # Each architecture's recipe (TimeSeriesGAN's None settings): the mlp one chosen by measurement
 # (see TimeSeriesGAN's docstring), the gru one as tuned before it (50 epochs).
+# The mlp arch's default length: DEFAULT_EPOCHS passes over the windows, at least and at most
+# STEP_BOUNDS steps (benchmarks/series_steps.py: stocks' 3,661 windows scored 0.005-0.023 at
+# 6,000 steps on 3 seeds, while sines' 10,000 scored 0.31 at 6,000 and 0.21 at 10,000 steps:
+# more varied windows need more steps, so the length follows the data's size).
+DEFAULT_EPOCHS = 250
+STEP_BOUNDS = (6_000, 20_000)
+
+
+def default_steps(n_windows: int, batch_size: int) -> int:
+    """The mlp arch's default number of steps for `n_windows` windows (see DEFAULT_EPOCHS)."""
+    per_epoch = max(1, math.ceil(n_windows / batch_size))
+    return min(STEP_BOUNDS[1], max(STEP_BOUNDS[0], DEFAULT_EPOCHS * per_epoch))
+
+
 ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
     "mlp": {
-        "epochs": None, "steps": 20_000, "latent_dim": 32, "hidden": 256, "lr_g": 2e-4,
+        "epochs": None, "latent_dim": 32, "hidden": 256, "lr_g": 2e-4,
         "lr_d": 2e-4, "beta2": 0.99, "ema": 0.999, "supervised_weight": 0.0, "moment_weight": 0.0,
     },
     "gru": {
-        "epochs": 50, "steps": None, "latent_dim": 16, "hidden": 48, "lr_g": 1e-3, "lr_d": 1e-3,
+        "epochs": 50, "latent_dim": 16, "hidden": 48, "lr_g": 1e-3, "lr_d": 1e-3,
         "beta2": 0.9, "ema": 0.0, "supervised_weight": 100.0, "moment_weight": 10.0,
     },
 }  # fmt: skip
