@@ -40,8 +40,15 @@ class Snapshots(Callback):
 
     def on_step_end(self, trainer) -> None:
         if trainer.step in self.at:
-            state = copy.deepcopy(trainer.sampling_generator.state_dict())
-            self.saved[trainer.step] = (state, time.perf_counter() - self.t0)
+            self.keep(trainer)
+
+    def on_train_end(self, trainer) -> None:  # the last step too (a default shorter than --at)
+        if not trainer.failed and trainer.step not in self.saved:
+            self.keep(trainer)
+
+    def keep(self, trainer) -> None:
+        state = copy.deepcopy(trainer.sampling_generator.state_dict())
+        self.saved[trainer.step] = (state, time.perf_counter() - self.t0)
 
 
 def value(text: str):

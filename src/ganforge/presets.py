@@ -522,12 +522,13 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
     ),
     "moving-mnist": (
         "Next-frame prediction (Mathieu 2016) on Moving MNIST, 10 -> 10 frames at 64x64: U-Net "
-        "over stacked frames, multi-scale D, L2 + gradient difference + 0.05 adversarial; "
-        "6,000 steps",
+        "over stacked frames, multi-scale D; L2 for the first 4,000, then L2 + gradient "
+        "difference + 0.05 adversarial; 6,000 steps",
         {
             "data": {"source": "moving-mnist", "resolution": 64},
             "model": {"family": "video", "g_width": 32, "d_width": 16},
-            "video": dict(VIDEO_SETTINGS),
+            # An L2 warm start (the L2 baseline's first 4,000 steps), then GDL + adversarial.
+            "video": {**VIDEO_SETTINGS, "pretrain_steps": 4000},
             "train": dict(VIDEO_TRAIN),
         },
     ),
