@@ -166,3 +166,10 @@ def test_the_default_length_follows_the_number_of_windows():
     assert default_steps(10_000, 128) == 19_750 and default_steps(10**6, 128) == 20_000
     assert TimeSeriesGAN(verbose=False)._config(300).train.steps == 6_000  # the model uses it
     assert TimeSeriesGAN(epochs=3, batch_size=100)._config(300).train.steps == 9
+
+
+def test_the_ema_recipe_is_not_stopped_by_the_live_discriminator_winning():
+    # the EMA's samples do not follow the live D's accuracy (see TimeSeriesGAN._config)
+    train = TimeSeriesGAN(verbose=False)._config(300).train
+    assert train.divergence_window == 0 and train.collapse_ratio == 0.0
+    assert TimeSeriesGAN(arch="gru", verbose=False)._config(300).train.divergence_window == 1000
