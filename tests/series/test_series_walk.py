@@ -1,7 +1,8 @@
 """Walking channels: a column whose step changes look white (a random walk's, as prices) is
 detected, named in the decisions, and written by the mlp generator as a first value plus
 changes; a smooth or mean-reverting column is not. Per-step noise of a learned scale starts
-where the changes are white or mean-reverting, not where they are smooth."""
+where the changes are white or mean-reverting, not where they are smooth; a walking channel's
+changes come in units of the real changes' spread (logit space)."""
 
 from __future__ import annotations
 
@@ -48,8 +49,13 @@ def test_only_the_walking_column_walks_and_the_decisions_say_so():
 
 def test_generator_writes_a_walking_channel_as_the_cumulative_sum_of_its_outputs():
     encoder = SeriesEncoder()
-    encoder.fit(frame(), 24)
+    windows, _ = encoder.fit(frame(), 24)
     layout = encoder.meta["layout"]
+    # the changes' unit: the std of the real changes in logit space (1 for the other channels)
+    p = np.clip(windows[:, :, 0].astype(np.float64), 1e-3, 1 - 1e-3)
+    unit = np.diff(np.log(p / (1 - p)), axis=1).std()
+    assert abs(layout["walk_scale"][0] - unit) < 1e-6 * max(unit, 1) and unit < 0.5
+    assert layout["walk_scale"][1:] == [1.0, 1.0]
     torch.manual_seed(0)
     G = SeriesGenerator(8, layout, 16, 2, 24, arch="mlp").eval()
     # per-step noise starts where the data's changes are white or mean-reverting, not smooth
@@ -64,7 +70,8 @@ def test_generator_writes_a_walking_channel_as_the_cumulative_sum_of_its_outputs
     z = torch.randn(5, 1, 8).expand(-1, 24, -1)
     out = G(z)
     raw = G.net(z[:, 0]).reshape(5, 24, 3)
-    torch.testing.assert_close(out[..., 0], torch.sigmoid(raw[..., 0].cumsum(1)))
+    steps = torch.tensor([1.0] + [unit] * 23, dtype=torch.float32)
+    torch.testing.assert_close(out[..., 0], torch.sigmoid((raw[..., 0] * steps).cumsum(1)))
     torch.testing.assert_close(out[..., 2], torch.sigmoid(raw[..., 2]))  # levels, not walked
     # the changes start at zero: at initialisation the walk begins at the marginal's logit
     bias = G.net.net[-1].bias.reshape(24, 3)

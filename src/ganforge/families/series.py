@@ -106,6 +106,12 @@ class SeriesGenerator(nn.Module):
         walk[list(layout.get("walk") or []) if arch == "mlp" else []] = True
         self.register_buffer("walk", walk, persistent=False)
         self.walks = bool(walk.any())
+        # A walking channel's changes (steps >= 1) in units of the real changes' spread
+        # (ganforge.series.data.change_scales; layouts before it: unit steps).
+        unit = torch.ones(steps, self.features)
+        if self.walks and layout.get("walk_scale"):
+            unit[1:] = torch.tensor(layout["walk_scale"], dtype=torch.float32)
+        self.register_buffer("change_unit", unit, persistent=False)
         # Per-step noise with a learned scale per channel (StyleGAN's noise inputs), added to the
         # logits (to the changes of a walking channel): an MLP writing a window from 32 noise
         # numbers cannot make 24 independent steps, so stocks' Volume came out 6x too smooth.
@@ -146,6 +152,8 @@ class SeriesGenerator(nn.Module):
         repeated = attributes[:, None].expand(-1, steps, -1)
         if self.arch == "mlp":
             logits = self.net(torch.cat([z[:, 0], attributes], 1)).reshape(-1, steps, self.features)
+            if self.walks:
+                logits = logits * self.change_unit
             if self.noise_scale is not None:
                 noise = torch.randn(
                     logits.shape, generator=generator, device=logits.device, dtype=logits.dtype

@@ -184,25 +184,41 @@ def walking_channels(array: np.ndarray, channels, features: int) -> list[int]:
     return [int(c) for c in channels if abs(increment_lag1(array, c, features)) < WALK_LAG1]
 
 
+def logit_change_std(array: np.ndarray, channel: int, features: int) -> float:
+    """The std of one channel's step changes in logit space (values clipped to [1e-3, 1 - 1e-3]),
+    over the changes between two real steps (the mask at `features`)."""
+    both = array[:, 1:, features] * array[:, :-1, features]
+    total = max(float(both.sum()), 1.0)
+    p = np.clip(array[:, :, channel].astype(np.float64), 1e-3, 1 - 1e-3)
+    change = np.diff(np.log(p / (1 - p)), axis=1)
+    mean = (change * both).sum() / total
+    return float(np.sqrt(((change - mean) ** 2 * both).sum() / total))
+
+
 def innovation_scales(array: np.ndarray, channels, walk, features: int) -> list[float]:
     """Per continuous channel, where the mlp generator's per-step noise scale starts: half the
     std of the real step changes in logit space (of a level channel: over sqrt 2, a white
     series' change being the difference of two draws); 0 for a smooth channel (changes' lag-1
     above WALK_LAG1: sines' +0.94; per-step noise there only added jitter: the tests' short fit's
     lag-1 gap 0.14 vs 0.06) and for the other channels."""
-    mask = array[:, :, features]
-    both = mask[:, 1:] * mask[:, :-1]
-    total = max(float(both.sum()), 1.0)
     out = [0.0] * features
     for c in channels:
         if increment_lag1(array, c, features) > WALK_LAG1:
             continue
-        p = np.clip(array[:, :, c].astype(np.float64), 1e-3, 1 - 1e-3)
-        change = np.diff(np.log(p / (1 - p)), axis=1)
-        mean = (change * both).sum() / total
-        std = float(np.sqrt(((change - mean) ** 2 * both).sum() / total))
+        std = logit_change_std(array, c, features)
         out[c] = float(0.5 * std / (1.0 if c in walk else np.sqrt(2.0)))
     return out
+
+
+def change_scales(array: np.ndarray, walk, features: int) -> list[float]:
+    """Per channel, the unit of a walking channel's changes in the mlp generator: the std of its
+    real changes in logit space (1 for the other channels). In unit steps, the changes' logits
+    drifted to |85| within 750 steps on stocks (seed 1): the sigmoid saturated, G's gradient
+    vanished and D won for good (benchmark discriminative 0.493)."""
+    return [
+        max(logit_change_std(array, c, features), 1e-3) if c in walk else 1.0
+        for c in range(features)
+    ]
 
 
 class SeriesEncoder:
@@ -397,6 +413,7 @@ class SeriesEncoder:
             "bias": _output_bias(array, step_layout + attr_layout, features),
             "walk": walk,
             "noise": innovation_scales(array, sorted(channel_of.values()), walk, features),
+            "walk_scale": change_scales(array, walk, features),
             "features": features,
             "attributes": int(attributes.shape[1]),
             "spans": step_layout + attr_layout,
