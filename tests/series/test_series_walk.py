@@ -47,20 +47,19 @@ def test_only_the_walking_column_walks_and_the_decisions_say_so():
     assert "smooth" not in line[0]
 
 
-def test_generator_writes_a_walking_channel_as_the_cumulative_sum_of_its_outputs():
+def test_generator_writes_a_walking_channel_as_a_first_value_plus_its_changes():
     encoder = SeriesEncoder()
     windows, _ = encoder.fit(frame(), 24)
     layout = encoder.meta["layout"]
-    # the changes' unit: the std of the real changes in logit space (1 for the other channels)
-    p = np.clip(windows[:, :, 0].astype(np.float64), 1e-3, 1 - 1e-3)
-    unit = np.diff(np.log(p / (1 - p)), axis=1).std()
-    assert abs(layout["walk_scale"][0] - unit) < 1e-6 * max(unit, 1) and unit < 0.5
+    # the changes' unit: the std of the real changes in data space (1 for the other channels)
+    unit = np.diff(windows[:, :, 0].astype(np.float64), axis=1).std()
+    assert abs(layout["walk_scale"][0] - unit) < 1e-6 and 0 < unit < 0.1
     assert layout["walk_scale"][1:] == [1.0, 1.0]
     torch.manual_seed(0)
     G = SeriesGenerator(8, layout, 16, 2, 24, arch="mlp").eval()
     # per-step noise starts where the data's changes are white or mean-reverting, not smooth
     noise = G.noise_scale.detach()
-    assert noise[0] > 0 and noise[2] > 0 and noise[1] == 0
+    assert noise[0] == 0.5 and noise[2] > 0 and noise[1] == 0  # a walk's: half its unit
     z1 = torch.randn(5, 1, 8).expand(-1, 24, -1)
     a = G(z1, torch.Generator().manual_seed(1))
     assert torch.equal(a, G(z1, torch.Generator().manual_seed(1)))  # seeded: reproducible
@@ -68,14 +67,29 @@ def test_generator_writes_a_walking_channel_as_the_cumulative_sum_of_its_outputs
     with torch.no_grad():
         G.noise_scale.zero_()
     z = torch.randn(5, 1, 8).expand(-1, 24, -1)
-    out = G(z)
     raw = G.net(z[:, 0]).reshape(5, 24, 3)
-    steps = torch.tensor([1.0] + [unit] * 23, dtype=torch.float32)
-    torch.testing.assert_close(out[..., 0], torch.sigmoid((raw[..., 0] * steps).cumsum(1)))
-    torch.testing.assert_close(out[..., 2], torch.sigmoid(raw[..., 2]))  # levels, not walked
-    # the changes start at zero: at initialisation the walk begins at the marginal's logit
+    path = torch.sigmoid(raw[:, 0, 0]).unsqueeze(1) + torch.cat(
+        [torch.zeros(5, 1), (raw[:, 1:, 0] * unit).cumsum(1)], 1
+    )
+    torch.testing.assert_close(G(z)[..., 0], path.clamp(0, 1))  # samples stay in range
+    torch.testing.assert_close(G.train()(z)[..., 0], path)  # training: no clamp, no dead zone
+    torch.testing.assert_close(G(z)[..., 2], torch.sigmoid(raw[..., 2]))  # levels, not walked
+    # the changes start at zero: at initialisation the walk begins at the marginal's value
     bias = G.net.net[-1].bias.reshape(24, 3)
     assert torch.all(bias[1:, 0] == 0) and bias[0, 0] != 0 and torch.all(bias[1:, 2] == bias[0, 2])
+
+
+def test_layouts_before_walk_scale_walk_in_logit_space_as_they_did():
+    encoder = SeriesEncoder()
+    encoder.fit(frame(), 24)
+    layout = {k: v for k, v in encoder.meta["layout"].items() if k != "walk_scale"}
+    torch.manual_seed(0)
+    G = SeriesGenerator(8, layout, 16, 2, 24, arch="mlp").eval()
+    with torch.no_grad():
+        G.noise_scale.zero_()
+    z = torch.randn(5, 1, 8).expand(-1, 24, -1)
+    raw = G.net(z[:, 0]).reshape(5, 24, 3)
+    torch.testing.assert_close(G(z)[..., 0], torch.sigmoid(raw[..., 0].cumsum(1)))
 
 
 def test_a_smooth_channel_gets_no_noise_even_when_its_scale_is_trained():

@@ -106,10 +106,13 @@ class SeriesGenerator(nn.Module):
         walk[list(layout.get("walk") or []) if arch == "mlp" else []] = True
         self.register_buffer("walk", walk, persistent=False)
         self.walks = bool(walk.any())
-        # A walking channel's changes (steps >= 1) in units of the real changes' spread
-        # (ganforge.series.data.change_scales; layouts before it: unit steps).
+        # A walking channel's changes (steps >= 1) are added in data space, in units of the real
+        # changes' spread (ganforge.series.data.change_scales); layouts before walk_scale walk
+        # in logit space in unit steps, which saturated the sigmoid on some seeds (stocks seed
+        # 1: logits at |85| within 750 steps, no gradient left, D won for good).
+        self.data_walk = bool(self.walks and layout.get("walk_scale"))
         unit = torch.ones(steps, self.features)
-        if self.walks and layout.get("walk_scale"):
+        if self.data_walk:
             unit[1:] = torch.tensor(layout["walk_scale"], dtype=torch.float32)
         self.register_buffer("change_unit", unit, persistent=False)
         # Per-step noise with a learned scale per channel (StyleGAN's noise inputs), added to the
@@ -152,18 +155,23 @@ class SeriesGenerator(nn.Module):
         repeated = attributes[:, None].expand(-1, steps, -1)
         if self.arch == "mlp":
             logits = self.net(torch.cat([z[:, 0], attributes], 1)).reshape(-1, steps, self.features)
-            if self.walks:
-                logits = logits * self.change_unit
             if self.noise_scale is not None:
                 noise = torch.randn(
                     logits.shape, generator=generator, device=logits.device, dtype=logits.dtype
                 )
                 logits = logits + (self.noise_scale * self.noisy) * noise
-            if self.walks:
+            if self.data_walk:  # (the noise too: in units of the real changes' std)
+                logits = logits * self.change_unit
+            if self.walks and not self.data_walk:
                 logits = torch.where(self.walk, logits.cumsum(1), logits)
         else:
             logits = self.head(self.rnn(torch.cat([z, repeated], 2))[0])
         x = self.step_act(logits, generator)
+        if self.arch == "mlp" and self.data_walk:  # first value (sigmoid), then the changes
+            path = torch.cat([x[:, :1], logits[:, 1:]], 1).cumsum(1)
+            if not self.training:  # samples stay in the data's range
+                path = path.clamp(0.0, 1.0)
+            x = torch.where(self.walk, path, x)
         if self.length_start is None:
             mask = x.new_ones(x.shape[0], steps, 1)
         else:

@@ -197,28 +197,37 @@ def logit_change_std(array: np.ndarray, channel: int, features: int) -> float:
 
 def innovation_scales(array: np.ndarray, channels, walk, features: int) -> list[float]:
     """Per continuous channel, where the mlp generator's per-step noise scale starts: half the
-    std of the real step changes in logit space (of a level channel: over sqrt 2, a white
-    series' change being the difference of two draws); 0 for a smooth channel (changes' lag-1
+    std of the real step changes (of a walking channel: 0.5 of its change unit, change_scales;
+    of a level channel: in logit space and over sqrt 2, a white series' change being the
+    difference of two draws); 0 for a smooth channel (changes' lag-1
     above WALK_LAG1: sines' +0.94; per-step noise there only added jitter: the tests' short fit's
     lag-1 gap 0.14 vs 0.06) and for the other channels."""
     out = [0.0] * features
     for c in channels:
         if increment_lag1(array, c, features) > WALK_LAG1:
             continue
-        std = logit_change_std(array, c, features)
-        out[c] = float(0.5 * std / (1.0 if c in walk else np.sqrt(2.0)))
+        if c in walk:  # its changes are added in data space, in units of their std
+            out[c] = 0.5
+        else:
+            out[c] = float(0.5 * logit_change_std(array, c, features) / np.sqrt(2.0))
     return out
 
 
+def change_std(array: np.ndarray, channel: int, features: int) -> float:
+    """The std of one channel's step changes in data space (between two real steps)."""
+    both = array[:, 1:, features] * array[:, :-1, features]
+    total = max(float(both.sum()), 1.0)
+    change = np.diff(array[:, :, channel].astype(np.float64), axis=1)
+    mean = (change * both).sum() / total
+    return float(np.sqrt(((change - mean) ** 2 * both).sum() / total))
+
+
 def change_scales(array: np.ndarray, walk, features: int) -> list[float]:
-    """Per channel, the unit of a walking channel's changes in the mlp generator: the std of its
-    real changes in logit space (1 for the other channels). In unit steps, the changes' logits
-    drifted to |85| within 750 steps on stocks (seed 1): the sigmoid saturated, G's gradient
-    vanished and D won for good (benchmark discriminative 0.493)."""
-    return [
-        max(logit_change_std(array, c, features), 1e-3) if c in walk else 1.0
-        for c in range(features)
-    ]
+    """Per channel, the unit of a walking channel's changes in the mlp generator, which adds
+    them in data space: the std of its real changes (1 for the other channels). Walking in
+    logit space in unit steps, the logits drifted to |85| within 750 steps on stocks (seed 1):
+    the sigmoid saturated, G's gradient vanished and D won for good (discriminative 0.493)."""
+    return [max(change_std(array, c, features), 1e-4) if c in walk else 1.0 for c in range(features)]
 
 
 class SeriesEncoder:
