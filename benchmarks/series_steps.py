@@ -22,14 +22,12 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from series import frame_windows, long_frame, real_windows  # noqa: E402  (the same protocol)
-
 from ganforge.series import TimeSeriesGAN, metrics  # noqa: E402
 from ganforge.training.callbacks import Callback  # noqa: E402
+from series import frame_windows, long_frame, real_windows  # noqa: E402  (the same protocol)
 
 
 class Snapshots(Callback):

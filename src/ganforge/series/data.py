@@ -227,7 +227,9 @@ def change_scales(array: np.ndarray, walk, features: int) -> list[float]:
     them in data space: the std of its real changes (1 for the other channels). Walking in
     logit space in unit steps, the logits drifted to |85| within 750 steps on stocks (seed 1):
     the sigmoid saturated, G's gradient vanished and D won for good (discriminative 0.493)."""
-    return [max(change_std(array, c, features), 1e-4) if c in walk else 1.0 for c in range(features)]
+    return [
+        max(change_std(array, c, features), 1e-4) if c in walk else 1.0 for c in range(features)
+    ]
 
 
 class SeriesEncoder:

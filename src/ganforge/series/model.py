@@ -57,8 +57,9 @@ class TimeSeriesGAN:
     TimeGAN's supervised and moment losses are off for this arch (weights 0); a window written at
     once needs no next-step teacher. Columns whose step changes look white (prices) walk: G writes
     a first value then the changes, in data space in units of the real changes' std (in logit
-    space the sigmoid saturated on stocks seed 1 and D won for good: 0.493); walking and mean-reverting columns get per-step noise of a
-    learned scale (ganforge.series.data.WALK_LAG1 and innovation_scales): on stocks the plain
+    space the sigmoid saturated on stocks seed 1 and D won for good: 0.493); walking and
+    mean-reverting columns get per-step noise of a learned scale (ganforge.series.data.WALK_LAG1
+    and innovation_scales): on stocks the plain
     recipe drew prices as a smooth path plus white jitter and Volume 6x too smooth (screening, 3
     post-hoc fits, 20,000 steps: 0.074 / 0.116 on seeds 2 / 0 with walking alone, 0.024 / 0.020
     with the noise too; README, "Why walking channels").
