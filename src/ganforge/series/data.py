@@ -184,13 +184,16 @@ def walking_channels(array: np.ndarray, channels, features: int) -> list[int]:
     return [int(c) for c in channels if abs(increment_lag1(array, c, features)) < WALK_LAG1]
 
 
-def logit_change_std(array: np.ndarray, channel: int, features: int) -> float:
-    """The std of one channel's step changes in logit space (values clipped to [1e-3, 1 - 1e-3]),
-    over the changes between two real steps (the mask at `features`)."""
+def change_std(array: np.ndarray, channel: int, features: int, logit: bool = False) -> float:
+    """The std of one channel's step changes between two real steps (the mask at `features`),
+    in data space or, with `logit`, in logit space (values clipped to [1e-3, 1 - 1e-3])."""
     both = array[:, 1:, features] * array[:, :-1, features]
     total = max(float(both.sum()), 1.0)
-    p = np.clip(array[:, :, channel].astype(np.float64), 1e-3, 1 - 1e-3)
-    change = np.diff(np.log(p / (1 - p)), axis=1)
+    values = array[:, :, channel].astype(np.float64)
+    if logit:
+        p = np.clip(values, 1e-3, 1 - 1e-3)
+        values = np.log(p / (1 - p))
+    change = np.diff(values, axis=1)
     mean = (change * both).sum() / total
     return float(np.sqrt(((change - mean) ** 2 * both).sum() / total))
 
@@ -209,17 +212,8 @@ def innovation_scales(array: np.ndarray, channels, walk, features: int) -> list[
         if c in walk:  # its changes are added in data space, in units of their std
             out[c] = 0.5
         else:
-            out[c] = float(0.5 * logit_change_std(array, c, features) / np.sqrt(2.0))
+            out[c] = float(0.5 * change_std(array, c, features, logit=True) / np.sqrt(2.0))
     return out
-
-
-def change_std(array: np.ndarray, channel: int, features: int) -> float:
-    """The std of one channel's step changes in data space (between two real steps)."""
-    both = array[:, 1:, features] * array[:, :-1, features]
-    total = max(float(both.sum()), 1.0)
-    change = np.diff(array[:, :, channel].astype(np.float64), axis=1)
-    mean = (change * both).sum() / total
-    return float(np.sqrt(((change - mean) ** 2 * both).sum() / total))
 
 
 def change_scales(array: np.ndarray, walk, features: int) -> list[float]:
