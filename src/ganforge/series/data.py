@@ -202,16 +202,14 @@ def innovation_scales(array: np.ndarray, channels, walk, features: int) -> list[
     """Per continuous channel, where the mlp generator's per-step noise scale starts: half the
     std of the real step changes (of a walking channel: 0.5 of its change unit, change_scales;
     of a level channel: in logit space and over sqrt 2, a white series' change being the
-    difference of two draws); 0 for a smooth channel (changes' lag-1
-    above WALK_LAG1: sines' +0.94; per-step noise there only added jitter: the tests' short fit's
-    lag-1 gap 0.14 vs 0.06) and for the other channels."""
+    difference of two draws); 0 for a smooth channel (changes' lag-1 above WALK_LAG1: sines'
+    +0.94; per-step noise there only added jitter: the tests' short fit's lag-1 gap 0.14 vs
+    0.06) and for the other channels."""
     out = [0.0] * features
     for c in channels:
-        if increment_lag1(array, c, features) > WALK_LAG1:
-            continue
-        if c in walk:  # its changes are added in data space, in units of their std
+        if c in walk:  # (its lag-1 is within WALK_LAG1) changes in data space, in their std
             out[c] = 0.5
-        else:
+        elif not increment_lag1(array, c, features) > WALK_LAG1:
             out[c] = float(0.5 * change_std(array, c, features, logit=True) / np.sqrt(2.0))
     return out
 
