@@ -41,6 +41,9 @@ RESULTS = Path(__file__).parent / "results" / "stacked_mnist"
 VARIANTS = {
     "preset": {},
     "dcgan": {"model": {"minibatch_std": False, "pack": 1}},
+    # grid-mbstd-pack's balancing: R3GAN's relativistic pairing loss with R1 + R2 on the
+    # preset's networks (lazily, every 4th D step, for the CPU budget)
+    "rp": {"train": {"loss": "relativistic-pair", "r1_weight": 0.1, "r2_weight": 0.1, "r1_every": 4}},
 }
 FID_SAMPLES = 10_000
 PUBLISHED = "PacGAN Table 2: DCGAN 99 modes / KL 3.40, PacDCGAN2 1000 / 0.06"
@@ -89,6 +92,8 @@ def run_one(variant: str, seed: int, steps: int = 0) -> dict:
         "modes": modes["modes"],
         "kl": modes["mode_kl"],
         "modes_under_half": modes["modes_under_half"],
+        "channel_kl": modes["channel_kl"],
+        "dependence_kl": modes["dependence_kl"],
         "fid_rgb": fids,
         "train_s": round(train_s, 1),
         "eval_s": round(time.perf_counter() - tick, 1),
@@ -114,6 +119,8 @@ def line(row: dict) -> str:
     return (
         f"stacked_mnist variant={row['variant']} seed={row['seed']} steps={row['steps']} "
         f"modes={row['modes']}/1000 kl={row['kl']:.4f} under_half={row['modes_under_half']} "
+        f"channel_kl={'/'.join(f'{k:.4f}' for k in row.get('channel_kl', []))} "
+        f"dependence_kl={row.get('dependence_kl', float('nan')):.4f} "
         f"fid_rgb={fid} train_s={row['train_s']} eval_s={row['eval_s']} "
         f"load={row['load_start']}->{row['load_end']}"
     )

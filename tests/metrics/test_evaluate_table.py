@@ -42,7 +42,9 @@ def assert_same(after, before, where):
         for i, (a, b) in enumerate(zip(after, before, strict=True)):
             assert_same(a, b, f"{where}[{i}]")
     elif isinstance(before, float):
-        assert after == pytest.approx(before, rel=1e-6, abs=1e-9), where
+        # float32 features differ in the last bits between CPUs (the fixture was written on an
+        # AMD EPYC; an Intel Xeon moves is_std by 1.6e-6 relative): same code, not same bits
+        assert after == pytest.approx(before, rel=1e-5, abs=1e-8), where
     else:
         assert after == before, where
 
@@ -69,6 +71,8 @@ def test_each_metric_alone_brings_its_values_and_only_its_protocol(tmp_path, mon
         "modes",
         "mode_kl",
         "modes_under_half",
+        "digit_kl",
+        "dependence_kl",
     }  # tests/metrics/test_modes.py
     for name in (m for m in METRICS if TABLE[m].features):  # grey blobs: no stacked modes
         result = evaluate(fake, real, n=30, metrics=name, extractor="mnist", use_cache=False)

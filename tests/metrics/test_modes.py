@@ -58,6 +58,24 @@ def test_stacked_modes_of_known_digit_triples():
     assert half["modes_under_half"] == 500
 
 
+
+def test_stacked_kl_splits_into_channel_kls_and_dependence():
+    g = torch.Generator().manual_seed(0)
+    n = 20000
+    # R unbalanced (digit 0 twice as likely), G and B uniform and independent of it
+    red = torch.multinomial(torch.tensor([2.0] + [1.0] * 9), n, replacement=True, generator=g)
+    free = torch.stack([red, *torch.randint(0, 10, (2, n), generator=g)], 1)
+    got = stacked_modes_of_digits(free)
+    shares = np.bincount(red.numpy(), minlength=10) / n
+    assert got["channel_kl"][0] == pytest.approx(float(entropy(shares, np.full(10, 0.1))))
+    assert got["channel_kl"][0] > 0.02 > max(got["channel_kl"][1:])
+    assert sum(got["channel_kl"]) + got["dependence_kl"] == pytest.approx(got["mode_kl"])
+    # G a copy of R: every channel balanced alone, the triples far from uniform
+    tied = torch.stack([free[:, 1], free[:, 1], free[:, 2]], 1)
+    got = stacked_modes_of_digits(tied)
+    assert max(got["channel_kl"]) < 0.005
+    assert got["dependence_kl"] == pytest.approx(math.log(10), abs=0.03)
+
 def test_real_stacked_digits_cover_their_modes_and_one_triple_covers_one(mnist_mini, monkeypatch):
     from ganforge.data import load_dataset
     from ganforge.metrics import evaluate, modes
@@ -79,6 +97,9 @@ def test_real_stacked_digits_cover_their_modes_and_one_triple_covers_one(mnist_m
     monkeypatch.setattr(modes, "STACKED_SAMPLES", 120)  # (26,000 take ~30 s here)
     collapsed = evaluate(one_triple, metrics="stacked-modes", n=10)
     assert collapsed["modes"] == 1 and collapsed["modes_under_half"] == 999
+    # one triple: all of log(1,000) is the channels' own imbalance, none their dependence
+    assert collapsed["digit_kl"] == pytest.approx(3 * math.log(10))
+    assert collapsed["dependence_kl"] == pytest.approx(0.0, abs=1e-9)
     assert collapsed["protocol"]["stacked_samples"] == 120
 
 

@@ -110,7 +110,8 @@ def _stacked_modes(p: Pass) -> dict:
     p.stacked_n = min(p.n_fake, len(source)) if given else STACKED_SAMPLES
     with _seeded_eval(p.source, p.seed, p.device):
         result = stacked_mode_coverage(source, p.stacked_n, p.device)
-    return {k: result[k] for k in ("modes", "mode_kl", "modes_under_half")}
+    shown = {k: result[k] for k in ("modes", "mode_kl", "modes_under_half", "dependence_kl")}
+    return {**shown, "digit_kl": sum(result["channel_kl"])}
 
 
 def _stacked_protocol(p: Pass) -> dict:
@@ -511,6 +512,10 @@ FIGURES = {
     "modes": "StackedMNIST modes (digit triples) holding at least one sample, of 1,000",
     "mode_kl": "KL(generated mode histogram || uniform) in nats (0 = every mode equally often)",
     "modes_under_half": "modes generated less than half as often as 1/1,000 (0 is best)",
+    "digit_kl": "mode_kl's part from each channel's digits alone: the sum over R, G, B of "
+    "KL(digit histogram || uniform over 10)",
+    "dependence_kl": "the rest of mode_kl: the channels' total correlation (channels drawn "
+    "together), which holds the sampling floor of ~(K-1)/2N = 0.019 at 26,000 samples",
     "classes_under_half": "classes generated less than half as often as {expected} (0 is "
     "best; a dropped class is a sign of mode collapse){names}",
 }
