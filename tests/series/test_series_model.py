@@ -160,10 +160,10 @@ def test_fit_keeps_a_run_that_resumes(data, tmp_path):
 def test_the_default_length_follows_the_number_of_windows():
     from ganforge.series.model import DEFAULT_EPOCHS, STEP_BOUNDS, default_steps
 
-    assert (DEFAULT_EPOCHS, STEP_BOUNDS) == (400, (6_000, 20_000))
-    assert default_steps(3661, 128) == 400 * 29  # stocks: 29 batches a pass
+    assert (DEFAULT_EPOCHS, STEP_BOUNDS) == (325, (6_000, 20_000))
+    assert default_steps(3661, 128) == 325 * 29  # stocks: 29 batches a pass
     assert default_steps(100, 128) == 6_000  # a small set still gets thousands of steps
-    assert default_steps(4_000, 128) == 12_800 and default_steps(10_000, 128) == 20_000
+    assert default_steps(4_000, 128) == 10_400 and default_steps(10_000, 128) == 20_000
     assert TimeSeriesGAN(verbose=False)._config(300).train.steps == 6_000  # the model uses it
     assert TimeSeriesGAN(epochs=3, batch_size=100)._config(300).train.steps == 9
 

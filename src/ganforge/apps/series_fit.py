@@ -53,7 +53,7 @@ def add_fit(verbs) -> None:
         "--epochs",
         type=int,
         default=None,
-        help="passes over the windows (default: mlp 400, within 6,000-20,000 steps; gru 50)",
+        help="passes over the windows (default: mlp 325, within 6,000-20,000 steps; gru 50)",
     )
     f.add_argument("--batch-size", type=int, default=128, help="windows per step (default 128)")
     f.add_argument(
