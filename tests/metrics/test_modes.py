@@ -58,7 +58,6 @@ def test_stacked_modes_of_known_digit_triples():
     assert half["modes_under_half"] == 500
 
 
-
 def test_stacked_kl_splits_into_channel_kls_and_dependence():
     g = torch.Generator().manual_seed(0)
     n = 20000
@@ -75,6 +74,7 @@ def test_stacked_kl_splits_into_channel_kls_and_dependence():
     got = stacked_modes_of_digits(tied)
     assert max(got["channel_kl"]) < 0.005
     assert got["dependence_kl"] == pytest.approx(math.log(10), abs=0.03)
+
 
 def test_real_stacked_digits_cover_their_modes_and_one_triple_covers_one(mnist_mini, monkeypatch):
     from ganforge.data import load_dataset
